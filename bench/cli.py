@@ -1,0 +1,189 @@
+"""The ``bench`` command line.  Every default comes from :data:`bench.defaults.DEFAULTS`.
+
+Subcommands::
+
+    bench run          restore a dataset with a method and score it (resumable)
+    bench leaderboard  write CSV + Markdown tables from the store and print the Markdown
+    bench list         registered methods, metrics, datasets, degradations
+    bench errors       the per-image errors recorded in the store
+    bench assets       list, fetch, verify pretrained assets (sha256-checked)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Sequence
+
+import yaml
+
+from . import __version__
+from .defaults import DEFAULTS
+
+
+def _key_value(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, _, value = text.partition("=")
+    try:
+        parsed = yaml.safe_load(value) if value else None  # typed scalars: 3, 0.5, true, [1, 2]
+    except yaml.YAMLError:
+        parsed = value
+    return key.strip(), parsed
+
+
+def _limit(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("--limit must be >= 0")
+    return value
+
+
+def _add_run(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("run", help="restore a dataset with a method and score it (resumable)",
+                       description="Restore every face of a dataset with a method, score the results and write "
+                                   "one row per image to the results store. Started again with the same options, "
+                                   "a run resumes where it stopped.",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--method", default=DEFAULTS["method"], help="restoration method (see `bench list methods`)")
+    p.add_argument("--dataset", default=DEFAULTS["dataset"], help="dataset (see `bench list datasets`)")
+    p.add_argument("--root", default=DEFAULTS["root"], help="folder holding the dataset's files")
+    p.add_argument("--metrics", default=None,
+                   help=f"comma-separated metrics (see `bench list metrics`); default {','.join(DEFAULTS['metrics'])} "
+                        "when the dataset has HQ images")
+    p.add_argument("--degradation", default=DEFAULTS["degradation"],
+                   help="how the LQ is synthesised from the HQ (see `bench list degradations`)")
+    p.add_argument("--limit", type=_limit, default=DEFAULTS["limit"], help="use only the first N samples")
+    p.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="run seed (degradation and method noise)")
+    p.add_argument("--store", default=DEFAULTS["store"], help="SQLite results store")
+    p.add_argument("--out", default=DEFAULTS["out"], help="folder for restored images (with --save-images)")
+    p.add_argument("--save-images", action="store_true", default=DEFAULTS["save_images"],
+                   help="save restored images as PNG under OUT/restored/")
+    p.add_argument("--batch-size", type=int, default=DEFAULTS["batch_size"], help="images per batch")
+    p.add_argument("--device", default=DEFAULTS["device"], help="torch device (cpu, cuda, cuda:1, ...)")
+    p.add_argument("--workers", type=int, default=DEFAULTS["workers"], help="image decoding threads")
+    p.add_argument("--dataset-option", "-D", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+                   help="dataset option, repeatable (e.g. -D split=test, -D n=256 for synthetic)")
+    p.add_argument("--method-option", "-M", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
+                   help="method option, repeatable")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(handler=_cmd_run)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .api import run
+
+    summary = run(method=args.method, dataset=args.dataset, root=args.root, metrics=args.metrics,
+                  degradation=args.degradation, limit=args.limit, seed=args.seed, store=args.store, out=args.out,
+                  batch_size=args.batch_size, save_images=args.save_images, device=args.device,
+                  workers=args.workers, dataset_options=dict(args.dataset_option),
+                  method_options=dict(args.method_option), progress=not args.no_progress)
+    print(summary.format())
+    return 0
+
+
+def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("leaderboard", help="write CSV + Markdown leaderboards from the store",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--store", default=DEFAULTS["store"], help="SQLite results store")
+    p.add_argument("--out", default=DEFAULTS["leaderboard_dir"], help="folder for leaderboard.csv and leaderboard.md")
+    p.add_argument("--quiet", action="store_true", help="do not print the Markdown")
+    p.set_defaults(handler=_cmd_leaderboard)
+
+
+def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    from .api import leaderboard
+
+    paths = leaderboard(store=args.store, out=args.out)
+    if not args.quiet:
+        print(paths["markdown"].read_text(encoding="utf-8"))
+    print(f"wrote {paths['csv']} and {paths['markdown']}")
+    return 0
+
+
+def _add_list(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("list", help="registered methods, metrics, datasets and degradations")
+    p.add_argument("kind", nargs="?", default=None, choices=["methods", "metrics", "datasets", "degradations"],
+                   help="what to list (default: everything)")
+    p.set_defaults(handler=_cmd_list)
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .api import list_components
+
+    kinds = [args.kind] if args.kind else ["methods", "metrics", "datasets", "degradations"]
+    for kind in kinds:
+        print(f"{kind}:")
+        for name, description in list_components(kind):
+            print(f"  {name:<16} {description}")
+    return 0
+
+
+def _add_errors(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("errors", help="per-image errors recorded in the store")
+    p.add_argument("--store", default=DEFAULTS["store"], help="SQLite results store")
+    p.add_argument("--run", default=None, help="run id (default: every run)")
+    p.set_defaults(handler=_cmd_errors)
+
+
+def _cmd_errors(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .store import ResultStore
+
+    if not Path(args.store).exists():
+        raise FileNotFoundError(f"no results store at {args.store}")
+    with ResultStore(args.store) as store:
+        for run in store.runs():
+            if args.run and run["run_id"] != args.run:
+                continue
+            errors = store.errors(run["run_id"])
+            print(f"run {run['run_id']} ({run['method']} on {run['dataset']}, {run['protocol']}): "
+                  f"{len(errors)} error(s)")
+            for sample_id, stage, cause in errors:
+                print(f"  {sample_id} [{stage}] {cause}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bench", description="frbench: blind face restoration benchmark with attribute-bias metrics.")
+    parser.add_argument("--version", action="version", version=f"frbench {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _add_run(sub)
+    _add_leaderboard(sub)
+    _add_list(sub)
+    _add_errors(sub)
+    try:
+        from .assets import cli as assets_cli
+    except ImportError:  # pragma: no cover - the assets package is part of the distribution
+        assets_cli = None
+    if assets_cli is not None:
+        assets_cli.add_subparser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    handler = getattr(args, "handler", None) or getattr(args, "func", None)
+    if handler is None:
+        from .assets import cli as assets_cli
+
+        handler = assets_cli.run
+    try:
+        return int(handler(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted: the rows written so far are kept; run the same command again to resume",
+              file=sys.stderr)
+        return 130
+    except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        print(f"bench: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

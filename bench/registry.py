@@ -1,0 +1,126 @@
+"""One generic registry for methods, metrics and datasets.
+
+Entries are registered either with the object itself or lazily with a ``"module:attribute"`` string,
+so that listing names (``bench list``) imports nothing heavy and no import cycle can form.  Other
+installed packages add entries through entry points in the groups ``frbench.methods``,
+``frbench.metrics`` and ``frbench.datasets``; the entry-point name is the registered name and the
+object's docstring (first line) is its description.  An unknown name raises :class:`UnknownNameError`
+with "did you mean" suggestions.
+"""
+from __future__ import annotations
+
+import difflib
+import importlib
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Any, Callable, Generic, Iterator, TypeVar
+
+T = TypeVar("T")
+
+
+class UnknownNameError(KeyError):
+    """A name that is not registered; the message suggests close matches."""
+
+    def __init__(self, kind: str, name: str, known: list[str]) -> None:
+        self.kind, self.name, self.known = kind, name, known
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+        listing = ", ".join(sorted(known)) or "(none)"
+        super().__init__(f"unknown {kind} {name!r}.{hint} Known {kind}s: {listing}")
+
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return self.args[0]
+
+
+@dataclass
+class Entry(Generic[T]):
+    name: str
+    target: Any  # the object, or a "module:attr" string resolved on first use
+    description: str = ""
+    origin: str = "frbench"
+
+    def load(self) -> T:
+        if isinstance(self.target, str):
+            module_name, _, attr = self.target.partition(":")
+            obj: Any = importlib.import_module(module_name)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+            self.target = obj
+        return self.target
+
+
+def _first_doc_line(obj: Any) -> str:
+    doc = getattr(obj, "description", None) or (obj.__doc__ or "")
+    return doc.strip().splitlines()[0].strip() if doc.strip() else ""
+
+
+class Registry(Generic[T]):
+    """Name -> factory. ``kind`` is used in messages; ``group`` is the entry-point group scanned."""
+
+    def __init__(self, kind: str, group: str) -> None:
+        self.kind = kind
+        self.group = group
+        self._entries: dict[str, Entry[T]] = {}
+        self._entry_points_loaded = False
+
+    def register(self, name: str, target: Any = None, description: str = "", *, replace: bool = False):
+        """Register ``target`` (object or ``"module:attr"``) under ``name``; usable as a decorator."""
+
+        def _do(obj: Any):
+            key = name.lower()
+            if key in self._entries and not replace:
+                raise ValueError(f"{self.kind} {name!r} is already registered ({self._entries[key].origin})")
+            desc = description or (_first_doc_line(obj) if not isinstance(obj, str) else "")
+            self._entries[key] = Entry(key, obj, desc)
+            return obj
+
+        if target is None:
+            return _do
+        return _do(target)
+
+    def _load_entry_points(self) -> None:
+        if self._entry_points_loaded:
+            return
+        self._entry_points_loaded = True
+        for ep in metadata.entry_points(group=self.group):
+            key = ep.name.lower()
+            if key in self._entries:
+                continue  # built-ins win; a plug-in cannot silently replace them
+            origin = ep.dist.name if getattr(ep, "dist", None) is not None else "entry point"
+            self._entries[key] = Entry(key, ep.value, "", origin)
+
+    def names(self) -> list[str]:
+        self._load_entry_points()
+        return sorted(self._entries)
+
+    def entry(self, name: str) -> Entry[T]:
+        self._load_entry_points()
+        key = name.lower()
+        if key not in self._entries:
+            raise UnknownNameError(self.kind, name, list(self._entries))
+        return self._entries[key]
+
+    def get(self, name: str) -> T:
+        """The registered object (usually a class or factory)."""
+        return self.entry(name).load()
+
+    def create(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """Call the registered factory: ``registry.create("bicubic")``."""
+        factory: Callable[..., Any] = self.get(name)
+        return factory(*args, **kwargs)
+
+    def describe(self, name: str) -> str:
+        entry = self.entry(name)
+        if not entry.description:
+            try:
+                entry.description = _first_doc_line(entry.load())
+            except Exception as exc:  # a broken plug-in must not break `bench list`
+                entry.description = f"(cannot load: {exc})"
+        return entry.description
+
+    def __contains__(self, name: str) -> bool:
+        self._load_entry_points()
+        return name.lower() in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())

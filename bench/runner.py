@@ -1,0 +1,401 @@
+"""The runner: dataset -> (degradation) -> method -> metrics -> store, streamed in batches.
+
+For each batch of samples the runner
+
+1. decodes every image once (HQ and captured LQ; in a small thread pool, one batch ahead),
+2. synthesises the LQ from the HQ with the degradation protocol, seeded by (run seed, sample id),
+   and keeps the parameters it used,
+3. restores the LQ images grouped by shape (one tensor batch per group),
+4. quantises the restored images to 8 bits (as if saved as PNG and re-read) and hands the same
+   tensors to every per-image metric and every set-level metric,
+5. optionally saves the restored images as PNG,
+6. writes the batch's rows (samples, scores, set-level partial states) in one transaction.
+
+A problem with one image (unreadable, truncated, empty, odd colour mode, too small for a metric, a
+method failure) becomes a recorded error naming the file and the cause; the run goes on.  A run
+started again with the same identity skips the samples already complete, so an interrupted run
+resumes and ends with exactly the rows of an uninterrupted one.
+"""
+from __future__ import annotations
+
+import math
+import time
+import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from .defaults import DEFAULTS
+from .imageio import ImageReadError, read_image, write_png
+from .registries import DATASETS, DEGRADATIONS, METHODS, METRICS
+from .store import ResultStore, SampleRecord
+from .types import Dataset, PerImageMetric, Sample, SetMetric
+
+
+class ConfigurationError(ValueError):
+    """The requested run cannot be made (wrong metric for the dataset, unknown option, ...)."""
+
+
+@dataclass
+class RunSummary:
+    """What a run did: identity, counts and the per-metric means (printed by the CLI)."""
+
+    run_id: str
+    store: str
+    method: str
+    dataset: str
+    protocol: str
+    n_planned: int
+    n_skipped: int
+    n_processed: int
+    n_ok: int
+    n_failed: int
+    seconds: float
+    metric_means: dict[str, dict[str, float]] = field(default_factory=dict)
+    set_results: dict[str, dict[str, float | None]] = field(default_factory=dict)
+    errors: list[tuple[str, str, str]] = field(default_factory=list)
+    synthetic: bool = False
+
+    def format(self, max_errors: int = 10) -> str:
+        label = f"{self.dataset} (SYNTHETIC faces)" if self.synthetic else self.dataset
+        lines = [f"run {self.run_id}: method={self.method} dataset={label} protocol={self.protocol}",
+                 f"  images: {self.n_planned} planned, {self.n_skipped} already done, {self.n_processed} processed now "
+                 f"in {self.seconds:.1f} s; in store: {self.n_ok} ok, {self.n_failed} failed"]
+        for metric, stats in sorted(self.metric_means.items()):
+            inf = f" (+{stats['n_infinite']} infinite)" if stats.get("n_infinite") else ""
+            lines.append(f"  {metric:>12}: mean {stats['mean']:.4f} over {stats['n']} images{inf}")
+        for metric, values in sorted(self.set_results.items()):
+            shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+            lines.append(f"  {metric:>12}: {shown}")
+        if self.errors:
+            lines.append(f"  {len(self.errors)} error(s):")
+            for sample_id, stage, cause in self.errors[:max_errors]:
+                lines.append(f"    {sample_id} [{stage}] {cause}")
+            if len(self.errors) > max_errors:
+                lines.append(f"    ... {len(self.errors) - max_errors} more (bench errors --store {self.store})")
+        lines.append(f"  store: {self.store}")
+        return "\n".join(lines)
+
+
+@dataclass
+class _Item:
+    """One sample in flight through a batch."""
+
+    sample: Sample
+    record: SampleRecord
+    hq: np.ndarray | None = None
+    lq: np.ndarray | None = None
+    restored: np.ndarray | None = None
+    missing: set[str] = field(default_factory=set)
+    started: float = 0.0
+
+
+def _parse_metric_names(metrics: str | Sequence[str] | None, has_hq: bool) -> list[str]:
+    if metrics is None:
+        names = list(DEFAULTS["metrics"])
+        if not has_hq:
+            names = []  # the default metrics are full-reference
+        return names
+    if isinstance(metrics, str):
+        metrics = [m for m in metrics.split(",")]
+    return [m.strip().lower() for m in metrics if m and m.strip()]
+
+
+def _image_to_tensor(images: Sequence[np.ndarray]):
+    import torch
+
+    array = np.stack(images, axis=0)  # [B, H, W, 3] uint8
+    return torch.from_numpy(array).permute(0, 3, 1, 2).float().div_(255.0)
+
+
+def _tensor_to_uint8(batch) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        q = batch.detach().to("cpu", torch.float32).clamp(0.0, 1.0).mul(255.0).round_().to(torch.uint8)
+    return q.permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip() or exc.__class__.__name__
+    return text.splitlines()[0][:500]
+
+
+class Runner:
+    """Runs one (method, dataset, degradation, metrics) configuration into a store.
+
+    Parameters mirror ``bench run``; every default comes from :data:`bench.defaults.DEFAULTS`.
+    Plug-in objects may be passed instead of names (``method=MyMethod()``) for programmatic use.
+    """
+
+    def __init__(self, method: Any = DEFAULTS["method"], dataset: Any = DEFAULTS["dataset"], *,
+                 root: str | Path | None = DEFAULTS["root"], metrics: str | Sequence[str] | None = None,
+                 degradation: str | Any = DEFAULTS["degradation"], limit: int | None = DEFAULTS["limit"],
+                 seed: int = DEFAULTS["seed"], store: str | Path = DEFAULTS["store"],
+                 out: str | Path = DEFAULTS["out"], batch_size: int = DEFAULTS["batch_size"],
+                 save_images: bool = DEFAULTS["save_images"], device: str = DEFAULTS["device"],
+                 workers: int = DEFAULTS["workers"], dataset_options: Mapping[str, Any] | None = None,
+                 method_options: Mapping[str, Any] | None = None, progress: bool = True) -> None:
+        self.dataset: Dataset = (DATASETS.create(dataset, root=root, **dict(dataset_options or {}))
+                                 if isinstance(dataset, str) else dataset)
+        self.method = (METHODS.create(method, device=device, **dict(method_options or {}))
+                       if isinstance(method, str) else method)
+        self.method_name = method if isinstance(method, str) else getattr(self.method, "name", type(self.method).__name__)
+        if not self.dataset.has_hq:
+            self.degradation = None  # captured LQ: nothing is synthesised
+        else:
+            self.degradation = DEGRADATIONS.create(degradation) if isinstance(degradation, str) else degradation
+        names = _parse_metric_names(metrics, self.dataset.has_hq)
+        self.metrics: dict[str, Any] = {}
+        for name in names:
+            metric = METRICS.create(name)
+            if metric.needs_reference and not self.dataset.has_hq:
+                raise ConfigurationError(
+                    f"metric '{name}' needs an HQ reference image, but dataset '{self.dataset.name}' has none "
+                    f"(captured LQ); use no-reference metrics for it")
+            self.metrics[name] = metric
+        if batch_size < 1:
+            raise ConfigurationError(f"batch size must be >= 1, got {batch_size}")
+        if limit is not None and limit < 0:
+            raise ConfigurationError(f"limit must be >= 0, got {limit}")
+        self.limit, self.seed, self.batch_size = limit, int(seed), int(batch_size)
+        self.store_path, self.out = Path(store), Path(out)
+        self.save_images, self.workers, self.progress = save_images, max(1, int(workers)), progress
+
+    # -- identity -------------------------------------------------------------------------------
+    @property
+    def per_image_metrics(self) -> dict[str, PerImageMetric]:
+        return {n: m for n, m in self.metrics.items() if not isinstance(m, SetMetric)}
+
+    @property
+    def set_metrics(self) -> dict[str, SetMetric]:
+        return {n: m for n, m in self.metrics.items() if isinstance(m, SetMetric)}
+
+    def protocol_name(self) -> str:
+        if not self.dataset.has_hq:
+            return "captured-lq"
+        return getattr(self.degradation, "name", type(self.degradation).__name__)
+
+    def identity(self) -> dict[str, Any]:
+        dataset = self.dataset.describe()
+        if dataset.get("root"):
+            dataset["root"] = str(Path(dataset["root"]).resolve())
+        describe = getattr(self.method, "describe", None)
+        degradation = getattr(self.degradation, "describe", None)
+        return {
+            "method": describe() if callable(describe) else {"name": self.method_name},
+            "dataset": dataset,
+            "protocol": self.protocol_name(),
+            "degradation": degradation() if callable(degradation) and self.dataset.has_hq else None,
+            "seed": self.seed,
+        }
+
+    # -- the run --------------------------------------------------------------------------------
+    def run(self) -> RunSummary:
+        started = time.perf_counter()
+        samples = list(self.dataset.samples)
+        if self.limit is not None:
+            samples = samples[: self.limit]
+        per_image, set_level = list(self.per_image_metrics), list(self.set_metrics)
+        store = ResultStore(self.store_path)
+        try:
+            config = {"metrics": list(self.metrics), "limit": self.limit, "batch_size": self.batch_size,
+                      "save_images": self.save_images, "out": str(self.out)}
+            run_id = store.open_run(self.identity(), method=self.method_name, dataset=self.dataset.name,
+                                    protocol=self.protocol_name(), seed=self.seed,
+                                    synthetic=self.dataset.synthetic, config=config, n_planned=len(samples))
+            store.register_metrics(self._metric_infos())
+            done = store.completed(run_id, per_image, set_level)
+            todo: list[tuple[Sample, set[str]]] = []
+            for sample in samples:
+                missing = done.get(sample.id)
+                if missing is None:
+                    todo.append((sample, set(per_image) | set(set_level)))
+                elif missing:
+                    todo.append((sample, missing))
+            n_skipped = len(samples) - len(todo)
+            self._process(store, run_id, todo, n_skipped, len(samples))
+            set_results = self._finish_set_metrics(store, run_id)
+            store.finish_run(run_id)
+            n_ok = n_err = 0
+            for row in store.runs():
+                if row["run_id"] == run_id:
+                    n_ok, n_err = row["n_ok"], row["n_error"]
+            return RunSummary(
+                run_id=run_id, store=str(self.store_path), method=self.method_name, dataset=self.dataset.name,
+                protocol=self.protocol_name(), n_planned=len(samples), n_skipped=n_skipped, n_processed=len(todo),
+                n_ok=n_ok, n_failed=n_err, seconds=time.perf_counter() - started,
+                metric_means=store.metric_summary(run_id), set_results=set_results, errors=store.errors(run_id),
+                synthetic=self.dataset.synthetic)
+        finally:
+            store.close()
+
+    def _metric_infos(self) -> list[dict[str, Any]]:
+        infos = []
+        for name, metric in self.metrics.items():
+            infos.append({"name": name, "higher_is_better": metric.higher_is_better,
+                          "unit": getattr(metric, "unit", ""), "set_level": isinstance(metric, SetMetric),
+                          "description": METRICS.describe(name)})
+        return infos
+
+    def _batches(self, todo: Sequence[tuple[Sample, set[str]]]) -> Iterator[list[tuple[Sample, set[str]]]]:
+        for start in range(0, len(todo), self.batch_size):
+            yield list(todo[start:start + self.batch_size])
+
+    def _process(self, store: ResultStore, run_id: str, todo: Sequence[tuple[Sample, set[str]]],
+                 n_skipped: int, n_total: int) -> None:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_total, initial=n_skipped, unit="img", disable=not self.progress,
+                   desc=f"{self.method_name} on {self.dataset.name}", dynamic_ncols=True)
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="frbench-decode") as pool:
+            batches = list(self._batches(todo))
+
+            def submit(batch: list[tuple[Sample, set[str]]]) -> list[Future]:
+                return [pool.submit(self._prepare_one, sample, missing) for sample, missing in batch]
+
+            pending = submit(batches[0]) if batches else []
+            for index in range(len(batches)):
+                items = [future.result() for future in pending]
+                # decode the next batch while this one is restored and scored
+                pending = submit(batches[index + 1]) if index + 1 < len(batches) else []
+                self._restore_and_score(items)
+                set_states = self._set_states(items)
+                store.write_batch(run_id, [it.record for it in items], set_states)
+                bar.update(len(items))
+                failed = sum(1 for it in items if it.record.status == "error")
+                if failed:
+                    bar.set_postfix(failed=failed, refresh=False)
+        bar.close()
+
+    # -- stage 1: decode and degrade (runs in worker threads) -----------------------------------
+    def _prepare_one(self, sample: Sample, missing: set[str]) -> _Item:
+        record = SampleRecord(sample_id=sample.id, attributes=sample.attributes.to_dict(),
+                              source=sample.describe_source("lq" if sample.lq is not None else "hq"))
+        item = _Item(sample=sample, record=record, missing=missing, started=time.perf_counter())
+        try:
+            stage = "decode"
+            if sample.hq is not None:
+                item.hq = read_image(sample.hq, name=sample.describe_source("hq"))
+                record.hq_size = list(item.hq.shape[:2])
+            if sample.lq is not None:
+                item.lq = read_image(sample.lq, name=sample.describe_source("lq"))
+                record.degradation = {"protocol": "captured"}
+            elif item.hq is not None:
+                stage = "degrade"
+                item.lq, params = self.degradation.apply(item.hq, self.seed, sample.id)
+                record.degradation = params
+            else:
+                raise ImageReadError(sample.id, "sample has neither an HQ nor an LQ image")
+            record.lq_size = list(item.lq.shape[:2])
+        except ImageReadError as exc:
+            record.status, record.stage, record.error = "error", stage, f"{exc.path}: {exc.cause}"
+        except Exception as exc:  # one bad image never kills the run
+            record.status, record.stage = "error", stage
+            record.error = f"{sample.describe_source('hq')}: {_short(exc)}"
+        return item
+
+    # -- stage 2 and 3: restore, quantise, score ------------------------------------------------
+    def _restore_and_score(self, items: list[_Item]) -> None:
+        import torch
+
+        groups: dict[tuple, list[_Item]] = {}
+        for item in items:
+            if item.record.status == "ok":
+                key = (item.lq.shape, item.hq.shape if item.hq is not None else None)
+                groups.setdefault(key, []).append(item)
+        for (_, hq_shape), group in groups.items():
+            try:
+                lq = _image_to_tensor([it.lq for it in group])
+                out_size = tuple(hq_shape[:2]) if hq_shape is not None else None
+                attrs = [it.sample.attributes for it in group] if getattr(self.method, "uses_attributes", False) else None
+                restored = self.method.restore(lq, attributes=attrs, out_size=out_size)
+                restored_u8 = _tensor_to_uint8(restored)
+            except Exception as exc:
+                for it in group:
+                    it.record.status, it.record.stage = "error", "restore"
+                    it.record.error = f"{it.record.source}: {self.method_name} failed: {_short(exc)}"
+                    it.record.seconds = time.perf_counter() - it.started
+                continue
+            for it, image in zip(group, restored_u8):
+                it.restored = image
+            self._score_group(group, restored_u8)
+            if self.save_images:
+                self._save(group)
+        for item in items:
+            item.record.seconds = time.perf_counter() - item.started
+
+    def _score_group(self, group: list[_Item], restored_u8: np.ndarray) -> None:
+        import torch
+
+        restored = torch.from_numpy(restored_u8).permute(0, 3, 1, 2).float().div_(255.0)
+        reference = None
+        if any(it.hq is not None for it in group):
+            reference = _image_to_tensor([it.hq for it in group])
+        for name, metric in self.per_image_metrics.items():
+            wanted = [i for i, it in enumerate(group) if name in it.missing]
+            if not wanted:
+                continue
+            try:
+                if metric.needs_reference and (reference is None or reference.shape != restored.shape):
+                    raise ValueError(f"restored size {tuple(restored.shape[-2:])} differs from the HQ size "
+                                     f"{None if reference is None else tuple(reference.shape[-2:])}")
+                values = metric(restored, reference if metric.needs_reference else None)
+                values = [float(v) for v in values]
+                for i in wanted:
+                    group[i].record.scores[name] = values[i]
+            except Exception as exc:
+                # retry image by image so that one bad image does not cost the others their value
+                for i in wanted:
+                    try:
+                        ref = reference[i:i + 1] if (metric.needs_reference and reference is not None) else None
+                        if metric.needs_reference and (ref is None or ref.shape != restored[i:i + 1].shape):
+                            raise ValueError(_short(exc))
+                        group[i].record.scores[name] = float(metric(restored[i:i + 1], ref)[0])
+                    except Exception as exc_one:
+                        group[i].record.score_errors[name] = f"{group[i].record.source}: {_short(exc_one)}"
+
+    def _set_states(self, items: list[_Item]) -> dict[str, tuple[dict[str, np.ndarray], list[str]]]:
+        import torch
+
+        states: dict[str, tuple[dict[str, np.ndarray], list[str]]] = {}
+        for name, metric in self.set_metrics.items():
+            members = [it for it in items if it.record.status == "ok" and name in it.missing and it.restored is not None]
+            if not members:
+                continue
+            partials = []
+            # states are per shape group (metrics take one tensor batch), then merged
+            by_shape: dict[tuple, list[_Item]] = {}
+            for it in members:
+                by_shape.setdefault((it.restored.shape, None if it.hq is None else it.hq.shape), []).append(it)
+            for group in by_shape.values():
+                restored = _image_to_tensor([it.restored for it in group])
+                reference = _image_to_tensor([it.hq for it in group]) if group[0].hq is not None else None
+                partials.append(metric.partial(restored, reference, [it.sample for it in group]))
+            states[name] = (metric.merge(partials), [it.sample.id for it in members])
+        return states
+
+    def _save(self, group: list[_Item]) -> None:
+        folder = self.out / "restored" / f"{self.dataset.name}-{self.protocol_name()}-{self.method_name}-seed{self.seed}"
+        for it in group:
+            path = folder / f"{it.sample.id}.png"
+            try:
+                write_png(path, it.restored)
+                it.record.restored_path = str(path)
+            except OSError as exc:
+                it.record.score_errors["save"] = f"{path}: cannot save restored image: {_short(exc)}"
+
+    # -- end of run -----------------------------------------------------------------------------
+    def _finish_set_metrics(self, store: ResultStore, run_id: str) -> dict[str, dict[str, float | None]]:
+        results = {}
+        for name, metric in self.set_metrics.items():
+            states = store.set_states(run_id, name)
+            if not states:
+                continue
+            values = metric.compute(metric.merge(states))
+            store.write_set_results(run_id, name, values)
+            results[name] = values
+        return results

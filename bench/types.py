@@ -1,0 +1,262 @@
+"""The small interfaces every part of the suite speaks: samples, attributes, methods, metrics.
+
+Conventions used everywhere in frbench
+--------------------------------------
+* Images handed between the harness and plug-ins are ``torch.Tensor`` batches ``[B, 3, H, W]``,
+  ``float32``, RGB, values in ``[0, 1]``.  Decoded files are ``numpy.uint8`` arrays ``[H, W, 3]``.
+* Gender is coded ``0 = female, 1 = male`` (the FFHQ-Aging / DebiasFR label convention,
+  ``../shared/spec/evaluation.md`` §1.1).  Datasets with another convention (UTKFace: 0 = male)
+  convert when they parse.
+* Age bins are the ten FFHQ-Aging groups used by DebiasFR, in this index order:
+  ``0-2, 3-6, 7-9, 10-14, 15-19, 20-29, 30-39, 40-49, 50-69, 70-120``
+  (LATS ``datasets/create_dataset.py``; DebiasFR ``ffhq_degradation_dataset.py``).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, ClassVar, Iterator, Mapping, Protocol, Sequence, Union, runtime_checkable
+
+import numpy as np
+
+#: Age-bin edges (inclusive lower, inclusive upper, in whole years) of the FFHQ-Aging groups.
+AGE_BINS: tuple[tuple[int, int], ...] = (
+    (0, 2), (3, 6), (7, 9), (10, 14), (15, 19), (20, 29), (30, 39), (40, 49), (50, 69), (70, 120),
+)
+AGE_BIN_LABELS: tuple[str, ...] = tuple(f"{lo}-{hi}" for lo, hi in AGE_BINS)
+GENDER_LABELS: tuple[str, ...] = ("female", "male")
+
+
+def age_to_bin(age_years: float) -> int:
+    """Index (0..9) of the FFHQ-Aging age group holding ``age_years``.
+
+    Ages are floored to whole years first (a 2.7-year-old is in ``0-2``); negative ages raise,
+    ages above 120 fall in the last group.
+    """
+    if age_years is None or not np.isfinite(age_years):
+        raise ValueError(f"age must be a finite number of years, got {age_years!r}")
+    if age_years < 0:
+        raise ValueError(f"age must be >= 0 years, got {age_years!r}")
+    whole = int(np.floor(age_years))
+    for index, (_, hi) in enumerate(AGE_BINS):
+        if whole <= hi:
+            return index
+    return len(AGE_BINS) - 1
+
+
+def age_bin_from_label(label: str) -> int:
+    """Index of an FFHQ-Aging group given its label such as ``"20-29"``."""
+    try:
+        return AGE_BIN_LABELS.index(label.strip())
+    except ValueError:
+        raise ValueError(f"unknown age group {label!r}; expected one of {', '.join(AGE_BIN_LABELS)}") from None
+
+
+@dataclass(frozen=True)
+class Attributes:
+    """Demographic attributes of one face, where the dataset has them.
+
+    ``age``: years (float, may be fractional or apparent age); ``age_bin``: FFHQ-Aging group index
+    0..9 (derived from ``age`` when only the age is known); ``gender``: 0 = female, 1 = male;
+    ``extra``: any other dataset-specific labels (race, CelebA ``Young``, face score, ...).
+    """
+
+    age: float | None = None
+    age_bin: int | None = None
+    gender: int | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.age is not None and self.age_bin is None:
+            object.__setattr__(self, "age_bin", age_to_bin(self.age))
+        if self.gender is not None and self.gender not in (0, 1):
+            raise ValueError(f"gender must be 0 (female) or 1 (male), got {self.gender!r}")
+        if self.age_bin is not None and not 0 <= self.age_bin < len(AGE_BINS):
+            raise ValueError(f"age_bin must be in 0..{len(AGE_BINS) - 1}, got {self.age_bin!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"age": self.age, "age_bin": self.age_bin, "gender": self.gender}
+        out.update({k: v for k, v in dict(self.extra).items()})
+        return out
+
+    @property
+    def empty(self) -> bool:
+        return self.age is None and self.age_bin is None and self.gender is None and not self.extra
+
+
+#: Where an image comes from: a file path, an already decoded ``uint8 [H, W, 3]`` RGB array, or a
+#: zero-argument callable that renders one on demand (procedural datasets; keeps memory flat).
+ImageSource = Union[Path, np.ndarray, Callable[[], np.ndarray]]
+
+
+@dataclass
+class Sample:
+    """One face of a dataset.
+
+    ``hq`` is the high-quality ground truth (``None`` for captured-LQ sets such as IMDB or COX);
+    ``lq`` is a captured low-quality image (``None`` when the harness synthesises the LQ from the HQ).
+    Images are given as sources and decoded once by the runner (see :mod:`bench.imageio`).
+    ``meta`` holds anything else worth recording (file names, face score, camera, ...).
+    """
+
+    id: str
+    hq: ImageSource | None = None
+    lq: ImageSource | None = None
+    attributes: Attributes = field(default_factory=Attributes)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def describe_source(self, which: str) -> str:
+        src = getattr(self, which)
+        if src is None:
+            return "<none>"
+        if isinstance(src, np.ndarray) or callable(src):
+            return f"<in-memory {which} of sample {self.id}>"
+        return str(src)
+
+
+@dataclass(frozen=True)
+class DatasetIssue:
+    """A problem found while indexing a dataset (e.g. a malformed file name); reported, never fatal."""
+
+    path: str
+    reason: str
+
+
+class Dataset:
+    """Base class of datasets: an ordered, re-iterable collection of :class:`Sample`.
+
+    Subclasses set ``name``, ``description`` and ``has_hq`` and implement :meth:`index` (a cheap list of
+    samples with image *paths*, no decoding).  The order is deterministic (sorted by id) so that
+    ``--limit N`` and resumed runs see the same samples.  Problems found while indexing (malformed
+    names, missing labels) go to :attr:`issues` instead of raising.
+    """
+
+    name: ClassVar[str] = "dataset"
+    description: ClassVar[str] = ""
+    #: True when samples carry an HQ image (full-reference metrics possible).
+    has_hq: ClassVar[bool] = True
+    #: True when the images are not real photographs (shown in every table).
+    synthetic: ClassVar[bool] = False
+
+    def __init__(self, root: str | Path | None = None, **options: Any) -> None:
+        self.root = Path(root) if root is not None else None
+        self.options = options
+        self.issues: list[DatasetIssue] = []
+        self._samples: list[Sample] | None = None
+
+    # -- to implement -------------------------------------------------------------------------
+    def index(self) -> list[Sample]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # -- shared behaviour ---------------------------------------------------------------------
+    @property
+    def samples(self) -> list[Sample]:
+        if self._samples is None:
+            samples = self.index()
+            ids = [s.id for s in samples]
+            if len(set(ids)) != len(ids):
+                raise ValueError(f"dataset {self.name}: sample ids are not unique")
+            self._samples = samples
+        return self._samples
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __iter__(self) -> Iterator[Sample]:
+        return iter(self.samples)
+
+    def describe(self) -> dict[str, Any]:
+        """What identifies this dataset in a run record and in table captions."""
+        return {
+            "name": self.name,
+            "root": str(self.root) if self.root is not None else None,
+            "options": {k: v for k, v in sorted(self.options.items())},
+            "synthetic": self.synthetic,
+        }
+
+    def require_root(self) -> Path:
+        if self.root is None:
+            raise ValueError(f"dataset '{self.name}' needs --root PATH (the folder holding its files)")
+        if not self.root.exists():
+            raise FileNotFoundError(f"dataset '{self.name}': root folder {self.root} does not exist")
+        return self.root
+
+
+@runtime_checkable
+class Method(Protocol):
+    """A restoration method.
+
+    ``restore(lq, attributes, out_size)`` maps an LQ batch ``[B, 3, h, w]`` in ``[0, 1]`` to a restored
+    batch ``[B, 3, H, W]`` in ``[0, 1]`` with ``(H, W) = out_size`` (the HQ size, or the method's own
+    output size when ``out_size`` is ``None``).  ``attributes`` is one :class:`Attributes` per image
+    when the method uses attributes (``uses_attributes``), else ignored.
+    """
+
+    name: str
+    uses_attributes: bool
+
+    def restore(self, lq, attributes: Sequence[Attributes] | None = None, out_size: tuple[int, int] | None = None): ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class PerImageMetric:
+    """A metric with one value per image: ``metric(restored, reference) -> [B]`` float64 tensor.
+
+    ``restored`` and ``reference`` are ``[B, 3, H, W]`` float tensors in ``[0, 1]`` (the runner passes
+    8-bit-quantised images, as if the output had been saved as PNG and re-read).  Subclasses set
+    ``name``, ``higher_is_better``, ``needs_reference`` and a ``unit`` for tables.
+    """
+
+    name: ClassVar[str] = "metric"
+    higher_is_better: ClassVar[bool] = True
+    needs_reference: ClassVar[bool] = True
+    unit: ClassVar[str] = ""
+
+    def __call__(self, restored, reference=None):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "higher_is_better": self.higher_is_better,
+                "needs_reference": self.needs_reference, "unit": self.unit,
+                "options": {k: v for k, v in vars(self).items() if not k.startswith("_")}}
+
+
+class SetMetric:
+    """A metric over a whole set (FID, attribute error, fairness ...), computed from mergeable states.
+
+    The runner calls :meth:`partial` once per batch and stores the returned state (a dict of numpy
+    arrays: sums and counts, never per-image lists) with the batch's rows, in the same transaction;
+    :meth:`compute` merges all stored partial states.  So a resumed run, or a run split into shards,
+    gives exactly the result of one uninterrupted pass.
+    """
+
+    name: ClassVar[str] = "set-metric"
+    higher_is_better: ClassVar[bool] = True
+    needs_reference: ClassVar[bool] = True
+    unit: ClassVar[str] = ""
+
+    def partial(self, restored, reference, samples: Sequence[Sample]) -> dict[str, np.ndarray]:  # pragma: no cover
+        raise NotImplementedError
+
+    @staticmethod
+    def merge(states: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """Element-wise sum of partial states (override for states that are not plain sums)."""
+        merged: dict[str, np.ndarray] = {}
+        for state in states:
+            for key, value in state.items():
+                merged[key] = merged[key] + value if key in merged else np.array(value, copy=True)
+        return merged
+
+    def compute(self, state: Mapping[str, np.ndarray]) -> dict[str, float]:  # pragma: no cover
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        return {"name": self.name, "higher_is_better": self.higher_is_better,
+                "needs_reference": self.needs_reference, "unit": self.unit, "set_level": True}
+
+
+def replace(obj, **changes):
+    """``dataclasses.replace`` re-exported for plug-ins."""
+    return dataclasses.replace(obj, **changes)

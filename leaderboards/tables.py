@@ -1,0 +1,153 @@
+"""Leaderboard tables from the results store: methods x metrics, one table per dataset and protocol.
+
+Each table is one comparable setting: the same dataset (name, root, options) and the same protocol
+(degradation, seed).  Rows are methods; columns are the mean of every per-image metric over the images
+that succeeded, the set-level metrics, and the image counts.  Column headers carry an arrow for the
+better direction (``↑`` higher is better, ``↓`` lower is better); the best value of each column is in
+bold in Markdown.  The caption names the dataset (marked SYNTHETIC when it is), the protocol, the
+seed and the image count.  Output: one CSV (all runs, long-form columns) and one Markdown file.
+
+This module reads the store only: it imports no network and no metric code.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.store import ResultStore
+
+ARROW = {True: "↑", False: "↓"}
+
+
+def _fmt(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if isinstance(value, (int,)) and not isinstance(value, bool):
+        return str(value)
+    value = float(value)
+    if math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if abs(value) >= 1000:
+        return f"{value:.1f}"
+    return f"{value:.4g}" if abs(value) >= 1 else f"{value:.4f}"
+
+
+def _setting_key(run: dict[str, Any]) -> str:
+    ident = run["identity"]
+    dataset = ident.get("dataset", {})
+    return json.dumps({"dataset": dataset, "protocol": ident.get("protocol"), "seed": ident.get("seed")},
+                      sort_keys=True)
+
+
+def collect(store_path: str | Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
+    """One row per run: setting columns, counts and one column per metric (per-image means, set values)."""
+    with ResultStore(store_path) as store:
+        runs = store.runs()
+        info = store.metric_info()
+        rows = []
+        for run in runs:
+            dataset = run["identity"].get("dataset", {})
+            row: dict[str, Any] = {
+                "setting": _setting_key(run),
+                "dataset": run["dataset"],
+                "dataset_root": dataset.get("root"),
+                "dataset_options": json.dumps(dataset.get("options", {}), sort_keys=True),
+                "synthetic": bool(run["synthetic"]),
+                "protocol": run["protocol"],
+                "seed": run["seed"],
+                "method": run["method"],
+                "run_id": run["run_id"],
+                "status": run["status"],
+                "images": run["n_ok"],
+                "failed": run["n_error"],
+            }
+            for metric, stats in store.metric_summary(run["run_id"]).items():
+                row[metric] = stats["mean"]
+                row[f"{metric}_std"] = stats["std"]
+                row[f"{metric}_n"] = stats["n"]
+            for metric, values in store.set_results(run["run_id"]).items():
+                for key, value in values.items():
+                    column = metric if key in ("value", metric) else f"{metric}.{key}"
+                    row[column] = value
+                    info.setdefault(column, info.get(metric, {"higher_is_better": True}))
+            rows.append(row)
+    return pd.DataFrame(rows), info
+
+
+def _metric_columns(frame: pd.DataFrame, info: dict[str, dict[str, Any]]) -> list[str]:
+    return [c for c in frame.columns if c in info and frame[c].notna().any()]
+
+
+def build_tables(store_path: str | Path) -> list[dict[str, Any]]:
+    """The leaderboard as a list of tables: ``{"caption", "frame", "metrics", "info"}`` per setting."""
+    frame, info = collect(store_path)
+    if frame.empty:
+        return []
+    tables = []
+    for setting, group in frame.groupby("setting", sort=False):
+        metrics = _metric_columns(group, info)
+        first = group.iloc[0]
+        n_images = sorted(set(int(n) for n in group["images"]))
+        count = str(n_images[0]) if len(n_images) == 1 else f"{n_images[0]}–{n_images[-1]} (differs by method)"
+        failed = int(group["failed"].sum())
+        dataset = f"{first['dataset']} (SYNTHETIC procedurally drawn faces, not real photographs)" \
+            if first["synthetic"] else first["dataset"]
+        options = json.loads(first["dataset_options"])
+        opts = (" [" + ", ".join(f"{k}={v}" for k, v in options.items()) + "]") if options else ""
+        root = f", root {first['dataset_root']}" if first["dataset_root"] else ""
+        caption = (f"Dataset: {dataset}{opts}{root}; protocol: {first['protocol']}; seed {first['seed']}; "
+                   f"images per method: {count}; failed images (all methods): {failed}.")
+        table = group[["method", "images", "failed", *metrics]].reset_index(drop=True)
+        tables.append({"caption": caption, "frame": table, "metrics": metrics, "info": info})
+    return tables
+
+
+def _best_index(series: pd.Series, higher: bool) -> set[int]:
+    values = pd.to_numeric(series, errors="coerce")
+    finite = values[values.apply(lambda v: v is not None and math.isfinite(v))]
+    if finite.empty:
+        return set()
+    best = finite.max() if higher else finite.min()
+    return set(finite.index[finite == best])
+
+
+def to_markdown(tables: list[dict[str, Any]]) -> str:
+    """Markdown: per table a caption line, then methods x metrics with arrows and the best in bold."""
+    parts = ["# Leaderboard", ""]
+    if not tables:
+        parts.append("_The store holds no runs yet: run `bench run` first._")
+    for table in tables:
+        frame, metrics, info = table["frame"], table["metrics"], table["info"]
+        headers = ["Method", "Images", "Failed"] + [f"{m} {ARROW[info[m]['higher_is_better']]}" for m in metrics]
+        best = {m: _best_index(frame[m], info[m]["higher_is_better"]) for m in metrics}
+        parts += [f"**{table['caption']}**", "", "| " + " | ".join(headers) + " |",
+                  "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
+        for i, row in frame.iterrows():
+            cells = [str(row["method"]), str(int(row["images"])), str(int(row["failed"]))]
+            for m in metrics:
+                text = _fmt(row[m])
+                cells.append(f"**{text}**" if i in best[m] and len(frame) > 1 else text)
+            parts.append("| " + " | ".join(cells) + " |")
+        parts.append("")
+    return "\n".join(parts)
+
+
+def write_leaderboard(store_path: str | Path, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``leaderboard.csv`` (one row per run) and ``leaderboard.md``; return their paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frame, info = collect(store_path)
+    csv_path, md_path = out_dir / "leaderboard.csv", out_dir / "leaderboard.md"
+    if not frame.empty:
+        directions = {c: ("higher" if info[c]["higher_is_better"] else "lower") for c in frame.columns if c in info}
+        frame = frame.drop(columns=["setting"])
+        frame.to_csv(csv_path, index=False)
+        (out_dir / "metric_directions.json").write_text(json.dumps(directions, indent=2, sort_keys=True))
+    else:
+        pd.DataFrame().to_csv(csv_path, index=False)
+    md_path.write_text(to_markdown(build_tables(store_path)), encoding="utf-8")
+    return {"csv": csv_path, "markdown": md_path}

@@ -1,0 +1,57 @@
+import pandas as pd
+
+from bench.store import ResultStore, SampleRecord
+from leaderboards.tables import build_tables, to_markdown, write_leaderboard
+
+
+def _fill(path):
+    store = ResultStore(path)
+    store.register_metrics([{"name": "psnr", "higher_is_better": True, "unit": "dB"},
+                            {"name": "niqe", "higher_is_better": False}])
+    dataset = {"name": "utkface", "root": "/data/utk", "options": {}, "synthetic": False}
+    values = {"bicubic": [(30.0, 5.0), (32.0, 7.0)], "bilinear": [(28.0, 4.0), (29.0, 4.5)]}
+    for method, pairs in values.items():
+        run_id = store.open_run({"method": method, "dataset": dataset, "protocol": "x8", "seed": 0}, method=method,
+                                dataset="utkface", protocol="x8", seed=0, synthetic=False, config={}, n_planned=3)
+        records = [SampleRecord(f"img{i}", scores={"psnr": p, "niqe": n}) for i, (p, n) in enumerate(pairs)]
+        records.append(SampleRecord("bad", status="error", stage="decode", error="bad.png: file is empty"))
+        store.write_batch(run_id, records)
+    synthetic = {"name": "synthetic", "root": None, "options": {"n": 4}, "synthetic": True}
+    run_id = store.open_run({"method": "bicubic", "dataset": synthetic, "protocol": "x8", "seed": 0},
+                            method="bicubic", dataset="synthetic", protocol="x8", seed=0, synthetic=True,
+                            config={}, n_planned=1)
+    store.write_batch(run_id, [SampleRecord("s0", scores={"psnr": 20.0})])
+    store.close()
+
+
+def test_tables_group_by_setting_with_means(tmp_path):
+    _fill(tmp_path / "r.sqlite")
+    tables = build_tables(tmp_path / "r.sqlite")
+    assert len(tables) == 2
+    utk = tables[0]
+    frame = utk["frame"].set_index("method")
+    assert frame.loc["bicubic", "psnr"] == 31.0 and frame.loc["bilinear", "niqe"] == 4.25
+    assert frame.loc["bicubic", "images"] == 2 and frame.loc["bicubic", "failed"] == 1
+    assert "utkface" in utk["caption"] and "protocol: x8" in utk["caption"] and "images per method: 2" in utk["caption"]
+    assert "SYNTHETIC" in tables[1]["caption"]
+
+
+def test_markdown_arrows_and_bold_best(tmp_path):
+    _fill(tmp_path / "r.sqlite")
+    md = to_markdown(build_tables(tmp_path / "r.sqlite"))
+    assert "psnr ↑" in md and "niqe ↓" in md
+    bicubic_row = next(line for line in md.splitlines() if line.startswith("| bicubic | 2"))
+    bilinear_row = next(line for line in md.splitlines() if line.startswith("| bilinear"))
+    assert "**31**" in bicubic_row and "**4.250**" not in bicubic_row  # best PSNR is bicubic
+    assert "**4.25**" in bilinear_row  # best (lowest) NIQE is bilinear
+    # a single-method table has nothing to bold
+    synthetic_row = [line for line in md.splitlines() if line.startswith("| bicubic | 1")][0]
+    assert "**" not in synthetic_row
+
+
+def test_write_csv_and_markdown(tmp_path):
+    _fill(tmp_path / "r.sqlite")
+    paths = write_leaderboard(tmp_path / "r.sqlite", tmp_path / "lb")
+    frame = pd.read_csv(paths["csv"])
+    assert len(frame) == 3 and {"method", "dataset", "protocol", "psnr", "images", "failed"} <= set(frame.columns)
+    assert paths["markdown"].read_text().startswith("# Leaderboard")
