@@ -58,6 +58,8 @@ class RunSummary:
     set_results: dict[str, dict[str, float | None]] = field(default_factory=dict)
     errors: list[tuple[str, str, str]] = field(default_factory=list)
     synthetic: bool = False
+    #: problems found while indexing the dataset (malformed names, bad label rows): (path, reason)
+    dataset_issues: list[tuple[str, str]] = field(default_factory=list)
 
     def format(self, max_errors: int = 10) -> str:
         label = f"{self.dataset} (SYNTHETIC faces)" if self.synthetic else self.dataset
@@ -70,6 +72,12 @@ class RunSummary:
         for metric, values in sorted(self.set_results.items()):
             shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
             lines.append(f"  {metric:>12}: {shown}")
+        if self.dataset_issues:
+            lines.append(f"  dataset indexing reported {len(self.dataset_issues)} issue(s) (files skipped or unlabelled):")
+            for path, reason in self.dataset_issues[:max_errors]:
+                lines.append(f"    {path}: {reason}")
+            if len(self.dataset_issues) > max_errors:
+                lines.append(f"    ... {len(self.dataset_issues) - max_errors} more")
         if self.errors:
             lines.append(f"  {len(self.errors)} error(s):")
             for sample_id, stage, cause in self.errors[:max_errors]:
@@ -105,10 +113,16 @@ def _parse_metric_names(metrics: str | Sequence[str] | None, has_hq: bool) -> li
 
 
 def _image_to_tensor(images: Sequence[np.ndarray]):
+    """``uint8 [H, W, 3]`` arrays -> float32 ``[B, 3, H, W]`` in ``[0, 1]`` (method input)."""
+    return _image_to_uint8_tensor(images).float().div_(255.0)
+
+
+def _image_to_uint8_tensor(images: Sequence[np.ndarray]):
+    """``uint8 [H, W, 3]`` arrays -> contiguous ``uint8 [B, 3, H, W]`` (metric input, 0..255)."""
     import torch
 
-    array = np.stack(images, axis=0)  # [B, H, W, 3] uint8
-    return torch.from_numpy(array).permute(0, 3, 1, 2).float().div_(255.0)
+    array = np.stack(images, axis=0)  # [B, H, W, 3]
+    return torch.from_numpy(array).permute(0, 3, 1, 2).contiguous()
 
 
 def _tensor_to_uint8(batch) -> np.ndarray:
@@ -229,7 +243,8 @@ class Runner:
                 protocol=self.protocol_name(), n_planned=len(samples), n_skipped=n_skipped, n_processed=len(todo),
                 n_ok=n_ok, n_failed=n_err, seconds=time.perf_counter() - started,
                 metric_means=store.metric_summary(run_id), set_results=set_results, errors=store.errors(run_id),
-                synthetic=self.dataset.synthetic)
+                synthetic=self.dataset.synthetic,
+                dataset_issues=[(issue.path, issue.reason) for issue in self.dataset.issues])
         finally:
             store.close()
 
@@ -331,10 +346,10 @@ class Runner:
     def _score_group(self, group: list[_Item], restored_u8: np.ndarray) -> None:
         import torch
 
-        restored = torch.from_numpy(restored_u8).permute(0, 3, 1, 2).float().div_(255.0)
+        restored = torch.from_numpy(restored_u8).permute(0, 3, 1, 2).contiguous()
         reference = None
         if any(it.hq is not None for it in group):
-            reference = _image_to_tensor([it.hq for it in group])
+            reference = _image_to_uint8_tensor([it.hq for it in group])
         for name, metric in self.per_image_metrics.items():
             wanted = [i for i, it in enumerate(group) if name in it.missing]
             if not wanted:
@@ -372,8 +387,8 @@ class Runner:
             for it in members:
                 by_shape.setdefault((it.restored.shape, None if it.hq is None else it.hq.shape), []).append(it)
             for group in by_shape.values():
-                restored = _image_to_tensor([it.restored for it in group])
-                reference = _image_to_tensor([it.hq for it in group]) if group[0].hq is not None else None
+                restored = _image_to_uint8_tensor([it.restored for it in group])
+                reference = _image_to_uint8_tensor([it.hq for it in group]) if group[0].hq is not None else None
                 partials.append(metric.partial(restored, reference, [it.sample for it in group]))
             states[name] = (metric.merge(partials), [it.sample.id for it in members])
         return states

@@ -204,9 +204,11 @@ class Method(Protocol):
 class PerImageMetric:
     """A metric with one value per image: ``metric(restored, reference) -> [B]`` float64 tensor.
 
-    ``restored`` and ``reference`` are ``[B, 3, H, W]`` float tensors in ``[0, 1]`` (the runner passes
-    8-bit-quantised images, as if the output had been saved as PNG and re-read).  Subclasses set
-    ``name``, ``higher_is_better``, ``needs_reference`` and a ``unit`` for tables.
+    ``restored`` and ``reference`` are ``[B, 3, H, W]`` RGB tensors, either ``uint8`` (0..255) or float
+    in ``[0, 1]``.  The runner passes ``uint8`` tensors: the restored output quantised to 8 bits, as if it
+    had been saved as PNG and re-read, and the decoded HQ, shared by every metric (use
+    :func:`bench.types.as_float01` when a metric wants floats).  Subclasses set ``name``,
+    ``higher_is_better``, ``needs_reference`` and a ``unit`` for tables.
     """
 
     name: ClassVar[str] = "metric"
@@ -238,6 +240,7 @@ class SetMetric:
     unit: ClassVar[str] = ""
 
     def partial(self, restored, reference, samples: Sequence[Sample]) -> dict[str, np.ndarray]:  # pragma: no cover
+        """State of one batch; ``restored``/``reference`` as for :class:`PerImageMetric` (``uint8``)."""
         raise NotImplementedError
 
     @staticmethod
@@ -255,6 +258,16 @@ class SetMetric:
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "higher_is_better": self.higher_is_better,
                 "needs_reference": self.needs_reference, "unit": self.unit, "set_level": True}
+
+
+def as_float01(images, dtype=None):
+    """A ``[B, 3, H, W]`` image tensor as float in ``[0, 1]`` (``uint8`` is divided by 255)."""
+    import torch
+
+    dtype = dtype or torch.float32
+    if images.dtype == torch.uint8:
+        return images.to(dtype).div_(255.0)
+    return images.to(dtype)
 
 
 def replace(obj, **changes):

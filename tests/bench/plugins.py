@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bench.types import Attributes, Dataset, PerImageMetric, Sample, SetMetric
+from bench.types import Attributes, Dataset, PerImageMetric, Sample, SetMetric, as_float01
 
 
 class ArrayDataset(Dataset):
@@ -49,7 +49,7 @@ class MeanAbsError(PerImageMetric):
     def __call__(self, restored, reference=None):
         if restored.shape[-1] == 20:
             raise ValueError("20-pixel images are refused by this test metric")
-        return (restored.double() - reference.double()).abs().mul(255).mean(dim=(1, 2, 3))
+        return (as_float01(restored, torch.float64) - as_float01(reference, torch.float64)).abs().mul(255).mean(dim=(1, 2, 3))
 
 
 class PixelSum(SetMetric):
@@ -58,7 +58,7 @@ class PixelSum(SetMetric):
     name = "pixelsum"
 
     def partial(self, restored, reference, samples):
-        return {"sum": np.array(float(restored.double().sum())), "count": np.array(float(restored[:, 0].numel())),
+        return {"sum": np.array(float(as_float01(restored, torch.float64).sum())), "count": np.array(float(restored[:, 0].numel())),
                 "images": np.array(len(samples))}
 
     def compute(self, state):

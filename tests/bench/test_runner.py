@@ -53,7 +53,7 @@ def test_set_metric_equals_single_pass_and_resume_adds_nothing(tmp_path, toy_met
     for image in images:
         lq = torch.from_numpy(np.ascontiguousarray(image[::2, ::2])).permute(2, 0, 1)[None].float() / 255
         out = Bilinear().restore(lq, out_size=image.shape[:2])
-        out = out.clamp(0, 1).mul(255).round().div(255)
+        out = out.clamp(0, 1).mul(255).round().to(torch.uint8).double().div(255)
         total += float(out.double().sum()); count += out[:, 0].numel()
     assert first.set_results["pixelsum"]["mean"] == pytest.approx(total / (3 * count), rel=1e-12)
 

@@ -42,8 +42,8 @@ def test_markdown_arrows_and_bold_best(tmp_path):
     assert "psnr ↑" in md and "niqe ↓" in md
     bicubic_row = next(line for line in md.splitlines() if line.startswith("| bicubic | 2"))
     bilinear_row = next(line for line in md.splitlines() if line.startswith("| bilinear"))
-    assert "**31**" in bicubic_row and "**4.250**" not in bicubic_row  # best PSNR is bicubic
-    assert "**4.25**" in bilinear_row  # best (lowest) NIQE is bilinear
+    assert "**31.00**" in bicubic_row and "**4.250**" not in bicubic_row  # best PSNR is bicubic
+    assert "**4.250**" in bilinear_row  # best (lowest) NIQE is bilinear
     # a single-method table has nothing to bold
     synthetic_row = [line for line in md.splitlines() if line.startswith("| bicubic | 1")][0]
     assert "**" not in synthetic_row

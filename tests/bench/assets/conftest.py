@@ -16,7 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from bench.assets.manager import OFFLINE_ENV, PIP_ARGS_ENV
+from bench.assets.manager import OFFLINE_ENV, PYPI_INDEX_ENV
+
+#: A package index nobody listens on (port 9, discard): pypi sources fail fast unless a test serves one.
+UNREACHABLE_INDEX = "http://127.0.0.1:9/simple"
 
 
 def sha256(data: bytes) -> str:
@@ -46,11 +49,13 @@ def manifest_of(**assets) -> dict:
 
 @pytest.fixture(autouse=True)
 def _no_ambient_asset_env(monkeypatch):
-    """Tests start online, without pip extras or per-asset overrides from the developer's shell."""
+    """Tests start online, without per-asset overrides from the developer's shell, and with a package
+    index on 127.0.0.1 that does not answer, so that no test reaches the real PyPI by accident."""
     import os
 
     monkeypatch.delenv(OFFLINE_ENV, raising=False)
-    monkeypatch.delenv(PIP_ARGS_ENV, raising=False)
+    monkeypatch.delenv("PIP_INDEX_URL", raising=False)
+    monkeypatch.setenv(PYPI_INDEX_ENV, UNREACHABLE_INDEX)
     for key in list(os.environ):
         if key.startswith("FRBENCH_ASSET_"):
             monkeypatch.delenv(key)
@@ -63,6 +68,7 @@ class LocalServer:
     base: str
     routes: dict = field(default_factory=dict)
     hits: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)  # path -> request headers of the last request
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -75,6 +81,7 @@ def http_server():
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server API
             server_state.hits[self.path] = server_state.hits.get(self.path, 0) + 1
+            server_state.headers[self.path] = dict(self.headers.items())
             status, body, headers = server_state.routes.get(self.path, (404, b"not found", {}))
             self.send_response(status)
             headers = {"Content-Type": "application/octet-stream", "Content-Length": str(len(body)), **headers}
@@ -112,8 +119,9 @@ def _tar_add(tf: tarfile.TarFile, name: str, data: bytes) -> None:
     tf.addfile(info, io.BytesIO(data))
 
 
-def build_sdist(folder: Path, payload: bytes = PAYLOAD) -> Path:
-    """A minimal PEP 517 sdist (setuptools backend) with a data member."""
+def build_sdist(folder: Path, payload: bytes = PAYLOAD, extra: dict[str, bytes] | None = None) -> Path:
+    """A minimal PEP 517 sdist (setuptools backend) with a data member; ``extra`` adds or replaces files
+    (paths relative to the top-level folder)."""
     top = f"{MODULE}-{VER}"
     pyproject = (
         '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n\n'
@@ -121,12 +129,12 @@ def build_sdist(folder: Path, payload: bytes = PAYLOAD) -> Path:
         f'[tool.setuptools]\npackages = ["{MODULE}"]\n'
     ).encode()
     pkg_info = f"Metadata-Version: 2.1\nName: {PKG}\nVersion: {VER}\n".encode()
+    files = {"pyproject.toml": pyproject, "PKG-INFO": pkg_info, f"{MODULE}/__init__.py": b"",
+             f"{MODULE}/data/params.bin": payload, **(extra or {})}
     path = folder / f"{MODULE}-{VER}.tar.gz"
     with tarfile.open(path, "w:gz") as tf:
-        _tar_add(tf, f"{top}/pyproject.toml", pyproject)
-        _tar_add(tf, f"{top}/PKG-INFO", pkg_info)
-        _tar_add(tf, f"{top}/{MODULE}/__init__.py", b"")
-        _tar_add(tf, f"{top}/{MODULE}/data/params.bin", payload)
+        for name, data in files.items():
+            _tar_add(tf, f"{top}/{name}", data)
     return path
 
 
@@ -151,7 +159,7 @@ def build_wheel(folder: Path, payload: bytes = PAYLOAD) -> Path:
 @pytest.fixture(scope="session")
 def tiny_dists(tmp_path_factory):
     """Folder with one sdist and one wheel of frbench-tinyasset 1.0, both holding PAYLOAD."""
-    folder = tmp_path_factory.mktemp("find-links")
+    folder = tmp_path_factory.mktemp("dists")
     sdist, wheel = build_sdist(folder), build_wheel(folder)
     return {"dir": folder, "sdist": sdist, "wheel": wheel,
             "sdist_sha256": sha256(sdist.read_bytes()), "wheel_sha256": sha256(wheel.read_bytes())}
