@@ -231,6 +231,11 @@ class Runner:
                 elif missing:
                     todo.append((sample, missing))
             n_skipped = len(samples) - len(todo)
+            # running states of the set-level metrics, as stored by earlier (interrupted) passes
+            self._set_totals = {}
+            for name, metric in self.set_metrics.items():
+                stored = store.set_states(run_id, name)
+                self._set_totals[name] = metric.merge(stored) if stored else None
             self._process(store, run_id, todo, n_skipped, len(samples))
             set_results = self._finish_set_metrics(store, run_id)
             store.finish_run(run_id)
@@ -390,7 +395,10 @@ class Runner:
                 restored = _image_to_uint8_tensor([it.restored for it in group])
                 reference = _image_to_uint8_tensor([it.hq for it in group]) if group[0].hq is not None else None
                 partials.append(metric.partial(restored, reference, [it.sample for it in group]))
-            states[name] = (metric.merge(partials), [it.sample.id for it in members])
+            previous = self._set_totals.get(name)
+            total = metric.merge(partials if previous is None else [previous, *partials])
+            self._set_totals[name] = total
+            states[name] = (total, [it.sample.id for it in members])
         return states
 
     def _save(self, group: list[_Item]) -> None:

@@ -9,9 +9,11 @@ Tables
 ``samples``      one row per (run, sample): status ``ok`` or ``error``, the failing stage and cause,
                  the degradation parameters actually used, the attributes, sizes, timing.
 ``scores``       one row per (run, sample, per-image metric): the value, or NULL and an error.
-``set_states``   mergeable partial states (sums, counts) of set-level metrics, one per batch, stored as
-                 ``.npz`` bytes (loaded with ``allow_pickle=False``); ``set_members`` records which
-                 samples each state covers so that no sample is counted twice.
+``set_states``   the running state (sums, counts) of each set-level metric of a run, stored as ``.npz``
+                 bytes (loaded with ``allow_pickle=False``) and replaced by the merged state at every
+                 batch, so its size does not grow with the dataset (a 2048x2048 FID moment stays one
+                 blob); ``set_members`` records which samples the state covers, so that no sample is
+                 counted twice.
 ``set_results``  the merged set-level values, recomputed at the end of every run.
 
 Every batch of a run is written in ONE transaction (sample rows, scores and set states together),
@@ -33,6 +35,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 SCHEMA_VERSION = 1
+#: ``set_states.batch_key`` of the running (merged) state of a set-level metric.
+RUNNING_STATE_KEY = "running"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -243,9 +247,10 @@ class ResultStore:
     # -- writing ------------------------------------------------------------------------------
     def write_batch(self, run_id: str, records: Sequence[SampleRecord],
                     set_states: Mapping[str, tuple[Mapping[str, np.ndarray], Sequence[str]]] | None = None) -> None:
-        """Write a batch atomically: sample rows, their scores and the batch's set-level states.
+        """Write a batch atomically: sample rows, their scores and the set-level running states.
 
-        ``set_states`` maps a set-level metric name to (partial state, ids of the samples it covers).
+        ``set_states`` maps a set-level metric name to (running state merged over every sample written
+        so far, including this batch; ids of the samples this batch adds to it).
         """
         with self._transaction():
             self.conn.executemany(
@@ -268,13 +273,12 @@ class ResultStore:
             for metric, (state, members) in (set_states or {}).items():
                 if not members:
                     continue
-                batch_key = hashlib.sha256("\n".join(sorted(members)).encode()).hexdigest()[:20]
                 self.conn.execute(
                     "INSERT OR REPLACE INTO set_states (run_id, metric, batch_key, state) VALUES (?,?,?,?)",
-                    (run_id, metric, batch_key, encode_state(state)))
+                    (run_id, metric, RUNNING_STATE_KEY, encode_state(state)))
                 self.conn.executemany(
                     "INSERT INTO set_members (run_id, metric, sample_id, batch_key) VALUES (?,?,?,?)",
-                    [(run_id, metric, sid, batch_key) for sid in members])
+                    [(run_id, metric, sid, RUNNING_STATE_KEY) for sid in members])
             self.conn.execute("UPDATE runs SET updated=? WHERE run_id=?", (time.time(), run_id))
 
     def set_states(self, run_id: str, metric: str) -> list[dict[str, np.ndarray]]:

@@ -93,3 +93,18 @@ def test_method_failure_is_recorded_not_raised(tmp_path, toy_metrics):
                      store=tmp_path / "r.sqlite", progress=False).run()
     assert summary.n_failed == 4 and summary.n_ok == 0
     assert all(stage == "restore" and "simulated" in cause for _, stage, cause in summary.errors)
+
+
+def test_set_state_of_a_run_done_in_parts_equals_one_pass(tmp_path, toy_metrics):
+    whole = Runner(Bilinear(), ArrayDataset(n=10), metrics="pixelsum", degradation=HalfDegradation(),
+                   store=tmp_path / "whole.sqlite", progress=False, batch_size=4).run()
+    parts = tmp_path / "parts.sqlite"
+    for limit in (3, 7, None):
+        summary = Runner(Bilinear(), ArrayDataset(n=10), metrics="pixelsum", degradation=HalfDegradation(),
+                         store=parts, progress=False, batch_size=2, limit=limit).run()
+    # float sums in another order: equal to rounding (counts exactly)
+    assert summary.set_results["pixelsum"]["images"] == whole.set_results["pixelsum"]["images"] == 10
+    assert summary.set_results["pixelsum"]["mean"] == pytest.approx(whole.set_results["pixelsum"]["mean"], rel=1e-12)
+    with ResultStore(parts) as store:
+        # one running state, not one blob per batch: the store does not grow with the dataset
+        assert len(store.set_states(summary.run_id, "pixelsum")) == 1
