@@ -39,6 +39,29 @@ class ConfigurationError(ValueError):
     """The requested run cannot be made (wrong metric for the dataset, unknown option, ...)."""
 
 
+def _create(registry, name: str, **options: Any):
+    """``registry.create(name, **options)`` with a clear error for an option the factory does not take."""
+    import difflib
+    import inspect
+
+    factory = registry.get(name)
+    try:
+        parameters = inspect.signature(factory).parameters
+    except (TypeError, ValueError):  # builtins without a signature
+        parameters = {}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    if parameters and not takes_any:
+        known = [n for n, p in parameters.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        for key in options:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                shown = ", ".join(k for k in known if k not in ("root", "device")) or "(none)"
+                raise ConfigurationError(f"{registry.kind} {name!r} has no option {key!r}.{hint} "
+                                         f"Its options: {shown}")
+    return factory(**options)
+
+
 @dataclass
 class RunSummary:
     """What a run did: identity, counts and the per-metric means (printed by the CLI)."""
@@ -153,9 +176,9 @@ class Runner:
                  save_images: bool = DEFAULTS["save_images"], device: str = DEFAULTS["device"],
                  workers: int = DEFAULTS["workers"], dataset_options: Mapping[str, Any] | None = None,
                  method_options: Mapping[str, Any] | None = None, progress: bool = True) -> None:
-        self.dataset: Dataset = (DATASETS.create(dataset, root=root, **dict(dataset_options or {}))
+        self.dataset: Dataset = (_create(DATASETS, dataset, root=root, **dict(dataset_options or {}))
                                  if isinstance(dataset, str) else dataset)
-        self.method = (METHODS.create(method, device=device, **dict(method_options or {}))
+        self.method = (_create(METHODS, method, device=device, **dict(method_options or {}))
                        if isinstance(method, str) else method)
         self.method_name = method if isinstance(method, str) else getattr(self.method, "name", type(self.method).__name__)
         if not self.dataset.has_hq:

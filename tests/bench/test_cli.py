@@ -57,3 +57,10 @@ def test_utkface_x8_limit_500_fills_store_and_leaderboard(tmp_path, utkface_dir,
     cells = [c.strip() for c in row.strip("|").split("|")]
     assert cells[1] == "500" and cells[2] == "0"
     assert 15 < float(cells[3]) < 40 and 0.3 < float(cells[4]) < 1.0  # PSNR dB, SSIM
+
+
+def test_unknown_dataset_option_is_a_clear_error(capsys, tmp_path):
+    code = main(["run", "--dataset", "synthetic", "-D", "nn=4", "--store", str(tmp_path / "r.sqlite")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "dataset 'synthetic' has no option 'nn'" in err and "Did you mean 'n'" in err
