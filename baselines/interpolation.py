@@ -5,7 +5,7 @@ classic bicubic reference of super-resolution papers.  Both use ``torch.nn.funct
 with ``align_corners=False`` (pixel centres aligned, the convention of PIL, OpenCV and MATLAB);
 bicubic uses torch's cubic convolution with a = -0.75 and is clamped to ``[0, 1]`` because cubic
 interpolation overshoots.  No attributes are used.  Input and output: ``[B, 3, H, W]`` float in
-``[0, 1]``.
+``[0, 1]``.  Without an HQ size (captured-LQ datasets) the output is ``size x size`` (default 512).
 """
 from __future__ import annotations
 
@@ -21,8 +21,11 @@ class _Interpolation:
     mode: str = "bilinear"
     uses_attributes = False
 
-    def __init__(self, device: str = "cpu") -> None:
+    def __init__(self, device: str = "cpu", size: int = 512) -> None:
         self.device = torch.device(device)
+        #: output side length used when no HQ size is given (captured-LQ datasets): the 512x512 of
+        #: the face-restoration protocols (../shared/spec/evaluation.md §5)
+        self.size = int(size)
 
     @property
     def name(self) -> str:
@@ -32,7 +35,7 @@ class _Interpolation:
     def restore(self, lq: torch.Tensor, attributes: Sequence[Attributes] | None = None,
                 out_size: tuple[int, int] | None = None) -> torch.Tensor:
         if out_size is None:
-            raise ValueError(f"{self.name}: out_size (the HQ size) is required for interpolation")
+            out_size = (self.size, self.size)
         lq = lq.to(self.device, torch.float32)
         if tuple(lq.shape[-2:]) == tuple(out_size):
             return lq.clone()
@@ -40,7 +43,8 @@ class _Interpolation:
         return out.clamp_(0.0, 1.0)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "mode": self.mode, "align_corners": False, "library": f"torch {torch.__version__}"}
+        return {"name": self.name, "mode": self.mode, "align_corners": False, "size_without_hq": self.size,
+                "library": f"torch {torch.__version__}"}
 
 
 class Bilinear(_Interpolation):

@@ -7,6 +7,7 @@ Subcommands::
     bench list         registered methods, metrics, datasets, degradations
     bench errors       the per-image errors recorded in the store
     bench assets       list, fetch, verify pretrained assets (sha256-checked)
+    bench train        train a suite model (attribute-classifier: small age/gender CNN, CPU)
 """
 from __future__ import annotations
 
@@ -153,6 +154,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_leaderboard(sub)
     _add_list(sub)
     _add_errors(sub)
+    from .train_cli import add_subparser as _add_train
+
+    _add_train(sub)
     try:
         from .assets import cli as assets_cli
     except ImportError:  # pragma: no cover - the assets package is part of the distribution

@@ -63,3 +63,34 @@ for _scale in (16, 32):
                           f"DebiasFR degradation with the scale fixed at {_scale} (CelebA-HQ [SUITE] track).")
 DEGRADATIONS.register("none", "bench.degradation:identity",
                       "No degradation: LQ = HQ (or the dataset's captured LQ).")
+METRICS.register("niqe", "metrics.niqe:NIQE",
+                 "NIQE (LIVE niqe_release, real pristine model; no reference). Lower is better. Adds niqe.flat_share/unstable.")
+METRICS.register("brisque", "metrics.brisque:BRISQUE",
+                 "BRISQUE (LIVE release, real allmodel SVR and ranges; no reference). Lower is better. Adds brisque.flat_share/unstable.")
+
+# -- set-level metrics on the FID Inception-v3 (TF inception-2015-12-05) ------------------------
+METRICS.register("fid", "metrics.fid:FID",
+                 "FID vs the run's HQ images (TF Inception pool3, torch-fidelity resize), streaming float64 moments.")
+METRICS.register("fid_clean", "metrics.fid:fid_clean",
+                 "FID vs the run's HQ images with clean-fid's mode='clean' resize (PIL bicubic on float channels).")
+METRICS.register("kid", "metrics.kid:KID",
+                 "KID vs the run's HQ images: cubic-kernel MMD^2 on 100 subsets of a seeded bottom-2048 feature sample.")
+METRICS.register("fid_groups", "metrics.fid:GroupFID",
+                 "FID and KID per gender and age bin on equal-size seeded subsamples (size reported; biased < 2048).")
+METRICS.register("is", "metrics.inception_score:InceptionScore",
+                 "Inception Score (10 hash-assigned splits); refuses when the Inception parameters have no logits.")
+
+# -- attribute-bias metrics (age / gender error, floor, fairness discrepancy, per-group CIs) -----
+METRICS.register("attr", "metrics.attribute_error:AttributeBias",
+                 "Age/gender error vs HQ prediction and vs label, age MAE, classifier floor on HQ, FD, worst-group "
+                 "gap, bootstrap 95% CIs; dlib-models ONNX age/gender nets, known alignment (UTKFace-style crops).")
+METRICS.register("attr_ffhq", "metrics.attribute_error:attr_ffhq",
+                 "As attr, with the FFHQ known-alignment chip template (FFHQ/CelebA-HQ aligned faces, restorer outputs).")
+METRICS.register("attr_detect", "metrics.attribute_error:attr_detect",
+                 "As attr, with dlib HOG detection + 5 landmarks on every image (no-face/multi-face shares reported).")
+METRICS.register("attr_dbfr", "metrics.attribute_error:attr_dbfr",
+                 "As attr, with DebiasFR's LR attribute predictor (ResNet-34, 10 bins, 2 genders; official weights needed).")
+METRICS.register("attr_deepface", "metrics.attribute_error:attr_deepface",
+                 "As attr, with DeepFace age/gender models (extra [deepface]; weights must be present).")
+METRICS.register("attr_pred", "metrics.attribute_error:AttributePredictions",
+                 "Per-image attribute predictions (restored and HQ gender, age, age bin, face status) as score rows.")

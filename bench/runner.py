@@ -156,6 +156,54 @@ def _tensor_to_uint8(batch) -> np.ndarray:
     return q.permute(0, 2, 3, 1).contiguous().numpy()
 
 
+def metric_extra_outputs(metric: Any) -> tuple[str, ...]:
+    """The extra per-image columns a metric declares (``extra_outputs``; empty for most metrics)."""
+    extras = tuple(getattr(metric, "extra_outputs", ()) or ())
+    return extras if callable(getattr(metric, "details", None)) else ()
+
+
+def _metric_columns(name: str, metric: Any, restored, reference) -> dict[str, list[float]]:
+    """Score columns of one metric call: ``{name: [B]}``, plus ``{name.extra: [B]}`` for each extra output.
+
+    A metric with extra outputs (``extra_outputs = ("flat_share", ...)``) implements
+    ``details(restored, reference) -> {"value": [B], extra: [B], ...}``; it is called once instead of
+    ``metric(...)``.  Other metrics are called as before and give one column.
+    """
+    extras = metric_extra_outputs(metric)
+    if not extras:
+        return {name: [float(v) for v in metric(restored, reference)]}
+    out = metric.details(restored, reference)
+    columns = {name: [float(v) for v in out["value"]]}
+    for extra in extras:
+        if extra in out:
+            columns[f"{name}.{extra}"] = [float(v) for v in out[extra]]
+    return columns
+
+
+def _wants_reference(metric: Any, reference, restored) -> bool:
+    """Hand the HQ to a metric that needs it, or that can use it (``uses_reference = True``) when present."""
+    if metric.needs_reference:
+        return reference is not None
+    return bool(getattr(metric, "uses_reference", False)) and reference is not None and reference.shape == restored.shape
+
+
+def _leaderboard_layout(metric: Any) -> dict[str, Any]:
+    """How the leaderboard shows a metric (stored in ``metric_info.layout``; the CSV keeps everything).
+
+    ``headline``: result keys shown in the Markdown table (set-level metrics; default ``["value"]``);
+    ``counts``: keys shown as plain counts (no arrow, never bold); ``hidden``: not in the Markdown table
+    (audit columns such as per-image predictions).
+    """
+    layout: dict[str, Any] = {}
+    for attr, key in (("leaderboard_headline", "headline"), ("leaderboard_counts", "counts")):
+        value = getattr(metric, attr, None)
+        if value:
+            layout[key] = list(value)
+    if getattr(metric, "leaderboard_hidden", False):
+        layout["hidden"] = True
+    return layout
+
+
 def _short(exc: BaseException) -> str:
     text = str(exc).strip() or exc.__class__.__name__
     return text.splitlines()[0][:500]
@@ -281,7 +329,11 @@ class Runner:
         for name, metric in self.metrics.items():
             infos.append({"name": name, "higher_is_better": metric.higher_is_better,
                           "unit": getattr(metric, "unit", ""), "set_level": isinstance(metric, SetMetric),
-                          "description": METRICS.describe(name)})
+                          "description": METRICS.describe(name), "layout": _leaderboard_layout(metric)})
+            for extra in metric_extra_outputs(metric):
+                infos.append({"name": f"{name}.{extra}", "higher_is_better": False, "unit": "",
+                              "set_level": False,
+                              "description": f"per-image extra output '{extra}' of {name} (see its documentation)"})
         return infos
 
     def _batches(self, todo: Sequence[tuple[Sample, set[str]]]) -> Iterator[list[tuple[Sample, set[str]]]]:
@@ -386,18 +438,19 @@ class Runner:
                 if metric.needs_reference and (reference is None or reference.shape != restored.shape):
                     raise ValueError(f"restored size {tuple(restored.shape[-2:])} differs from the HQ size "
                                      f"{None if reference is None else tuple(reference.shape[-2:])}")
-                values = metric(restored, reference if metric.needs_reference else None)
-                values = [float(v) for v in values]
+                columns = _metric_columns(name, metric, restored, reference if _wants_reference(metric, reference, restored) else None)
                 for i in wanted:
-                    group[i].record.scores[name] = values[i]
+                    for column, values in columns.items():
+                        group[i].record.scores[column] = values[i]
             except Exception as exc:
                 # retry image by image so that one bad image does not cost the others their value
                 for i in wanted:
                     try:
-                        ref = reference[i:i + 1] if (metric.needs_reference and reference is not None) else None
+                        ref = reference[i:i + 1] if _wants_reference(metric, reference, restored) else None
                         if metric.needs_reference and (ref is None or ref.shape != restored[i:i + 1].shape):
                             raise ValueError(_short(exc))
-                        group[i].record.scores[name] = float(metric(restored[i:i + 1], ref)[0])
+                        for column, values in _metric_columns(name, metric, restored[i:i + 1], ref).items():
+                            group[i].record.scores[column] = values[0]
                     except Exception as exc_one:
                         group[i].record.score_errors[name] = f"{group[i].record.source}: {_short(exc_one)}"
 

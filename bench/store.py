@@ -59,7 +59,8 @@ CREATE TABLE IF NOT EXISTS metric_info (
     higher_is_better INTEGER NOT NULL,
     unit TEXT,
     set_level INTEGER NOT NULL DEFAULT 0,
-    description TEXT
+    description TEXT,
+    layout TEXT
 );
 CREATE TABLE IF NOT EXISTS samples (
     run_id TEXT NOT NULL,
@@ -170,6 +171,9 @@ class ResultStore:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(_SCHEMA)
         self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        columns = {row[1] for row in self.conn.execute("PRAGMA table_info(metric_info)")}
+        if "layout" not in columns:  # stores written before the column existed
+            self.conn.execute("ALTER TABLE metric_info ADD COLUMN layout TEXT")
 
     # -- context management -----------------------------------------------------------------
     def close(self) -> None:
@@ -208,11 +212,13 @@ class ResultStore:
         with self._transaction():
             for info in infos:
                 self.conn.execute(
-                    "INSERT INTO metric_info (name, higher_is_better, unit, set_level, description)"
-                    " VALUES (?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET higher_is_better=excluded.higher_is_better,"
-                    " unit=excluded.unit, set_level=excluded.set_level, description=excluded.description",
+                    "INSERT INTO metric_info (name, higher_is_better, unit, set_level, description, layout)"
+                    " VALUES (?,?,?,?,?,?) ON CONFLICT(name) DO UPDATE SET higher_is_better=excluded.higher_is_better,"
+                    " unit=excluded.unit, set_level=excluded.set_level, description=excluded.description,"
+                    " layout=excluded.layout",
                     (info["name"], int(bool(info.get("higher_is_better", True))), info.get("unit", ""),
-                     int(bool(info.get("set_level", False))), info.get("description", "")),
+                     int(bool(info.get("set_level", False))), info.get("description", ""),
+                     json.dumps(info["layout"], sort_keys=True) if info.get("layout") else None),
                 )
 
     # -- progress / resume --------------------------------------------------------------------
@@ -310,9 +316,10 @@ class ResultStore:
         return out
 
     def metric_info(self) -> dict[str, dict[str, Any]]:
-        return {name: {"higher_is_better": bool(hib), "unit": unit or "", "set_level": bool(sl), "description": d or ""}
-                for name, hib, unit, sl, d in self.conn.execute(
-                    "SELECT name, higher_is_better, unit, set_level, description FROM metric_info")}
+        return {name: {"higher_is_better": bool(hib), "unit": unit or "", "set_level": bool(sl), "description": d or "",
+                       "layout": json.loads(layout) if layout else {}}
+                for name, hib, unit, sl, d, layout in self.conn.execute(
+                    "SELECT name, higher_is_better, unit, set_level, description, layout FROM metric_info")}
 
     def scores(self, run_id: str | None = None) -> list[tuple[str, str, str, float | None, str | None]]:
         if run_id is None:

@@ -209,12 +209,21 @@ class PerImageMetric:
     had been saved as PNG and re-read, and the decoded HQ, shared by every metric (use
     :func:`bench.types.as_float01` when a metric wants floats).  Subclasses set ``name``,
     ``higher_is_better``, ``needs_reference`` and a ``unit`` for tables.
+
+    Extra per-image outputs (optional): a metric may declare ``extra_outputs = ("flat_share", ...)`` and
+    implement ``details(restored, reference) -> {"value": [B], "flat_share": [B], ...}``.  The runner then
+    calls ``details`` once instead of ``__call__`` and stores each extra as its own score column named
+    ``<metric>.<extra>`` (e.g. ``niqe.flat_share``); ``__call__`` keeps returning the ``[B]`` values.
     """
 
     name: ClassVar[str] = "metric"
     higher_is_better: ClassVar[bool] = True
     needs_reference: ClassVar[bool] = True
     unit: ClassVar[str] = ""
+    #: a no-reference metric that can use the HQ when the dataset has one sets this to True
+    uses_reference: ClassVar[bool] = False
+    #: names of extra per-image columns returned by ``details`` (none by default)
+    extra_outputs: ClassVar[tuple[str, ...]] = ()
 
     def __call__(self, restored, reference=None):  # pragma: no cover - abstract
         raise NotImplementedError

@@ -75,13 +75,43 @@ def collect(store_path: str | Path) -> tuple[pd.DataFrame, dict[str, dict[str, A
                 for key, value in values.items():
                     column = metric if key in ("value", metric) else f"{metric}.{key}"
                     row[column] = value
-                    info.setdefault(column, info.get(metric, {"higher_is_better": True}))
             rows.append(row)
     return pd.DataFrame(rows), info
 
 
-def _metric_columns(frame: pd.DataFrame, info: dict[str, dict[str, Any]]) -> list[str]:
-    return [c for c in frame.columns if c in info and frame[c].notna().any()]
+def _display_columns(frame: pd.DataFrame, info: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The columns of the Markdown table: per-image metric means and the headline set-level values.
+
+    Per-image extra outputs (``niqe.flat_share``), audit metrics (``layout.hidden``) and non-headline
+    set-level keys stay in the CSV only.  A column ``c`` with ``c_lo``/``c_hi`` columns is shown with its
+    interval.  Count keys (``layout.counts``, shell patterns such as ``ref=*.n``) get no arrow.
+    """
+    import fnmatch
+
+    columns: list[dict[str, Any]] = []
+    for name, meta in info.items():
+        layout = meta.get("layout") or {}
+        if layout.get("hidden") or name not in info or "." in name and not meta.get("set_level"):
+            continue
+        if not meta.get("set_level"):
+            if name in frame.columns and frame[name].notna().any():
+                columns.append({"column": name, "label": name, "higher": meta["higher_is_better"], "count": False})
+            continue
+        prefix = f"{name}."
+        keys = [c[len(prefix):] for c in frame.columns if c.startswith(prefix)] + (["value"] if name in frame else [])
+        for key in layout.get("headline") or ["value"]:
+            column = name if key in ("value", name) else f"{name}.{key}"
+            if column in frame.columns and frame[column].notna().any():
+                entry = {"column": column, "label": column, "higher": meta["higher_is_better"], "count": False}
+                if f"{column}_lo" in frame.columns and f"{column}_hi" in frame.columns:
+                    entry["interval"] = (f"{column}_lo", f"{column}_hi")
+                columns.append(entry)
+        for pattern in layout.get("counts") or []:
+            for key in keys:
+                column = f"{name}.{key}"
+                if fnmatch.fnmatch(key, pattern) and column in frame.columns and frame[column].notna().any():
+                    columns.append({"column": column, "label": column, "higher": None, "count": True})
+    return columns
 
 
 def build_tables(store_path: str | Path) -> list[dict[str, Any]]:
@@ -91,7 +121,9 @@ def build_tables(store_path: str | Path) -> list[dict[str, Any]]:
         return []
     tables = []
     for setting, group in frame.groupby("setting", sort=False):
-        metrics = _metric_columns(group, info)
+        display = _display_columns(group, info)
+        metrics = [d["column"] for d in display]
+        extra = sorted({c for d in display for c in d.get("interval", ())})
         first = group.iloc[0]
         n_images = sorted(set(int(n) for n in group["images"]))
         count = str(n_images[0]) if len(n_images) == 1 else f"{n_images[0]}–{n_images[-1]} (differs by method)"
@@ -103,8 +135,9 @@ def build_tables(store_path: str | Path) -> list[dict[str, Any]]:
         root = f", root {first['dataset_root']}" if first["dataset_root"] else ""
         caption = (f"Dataset: {dataset}{opts}{root}; protocol: {first['protocol']}; seed {first['seed']}; "
                    f"images per method: {count}; failed images (all methods): {failed}.")
-        table = group[["method", "images", "failed", *metrics]].reset_index(drop=True)
-        tables.append({"caption": caption, "frame": table, "metrics": metrics, "info": info})
+        table = group[["method", "images", "failed", *metrics, *[c for c in extra if c not in metrics]]]
+        tables.append({"caption": caption, "frame": table.reset_index(drop=True), "metrics": metrics,
+                       "display": display, "info": info})
     return tables
 
 
@@ -123,16 +156,24 @@ def to_markdown(tables: list[dict[str, Any]]) -> str:
     if not tables:
         parts.append("_The store holds no runs yet: run `bench run` first._")
     for table in tables:
-        frame, metrics, info = table["frame"], table["metrics"], table["info"]
-        headers = ["Method", "Images", "Failed"] + [f"{m} {ARROW[info[m]['higher_is_better']]}" for m in metrics]
-        best = {m: _best_index(frame[m], info[m]["higher_is_better"]) for m in metrics}
+        frame, display = table["frame"], table["display"]
+        headers = ["Method", "Images", "Failed"] + [
+            d["label"] if d["count"] else f"{d['label']} {ARROW[d['higher']]}" for d in display]
+        best = {d["column"]: (set() if d["count"] else _best_index(frame[d["column"]], d["higher"])) for d in display}
         parts += [f"**{table['caption']}**", "", "| " + " | ".join(headers) + " |",
                   "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
         for i, row in frame.iterrows():
             cells = [str(row["method"]), str(int(row["images"])), str(int(row["failed"]))]
-            for m in metrics:
-                text = _fmt(row[m])
-                cells.append(f"**{text}**" if i in best[m] and len(frame) > 1 else text)
+            for d in display:
+                value = row[d["column"]]
+                text = _fmt(int(value) if d["count"] and pd.notna(value) and float(value).is_integer() else value)
+                if i in best[d["column"]] and len(frame) > 1:
+                    text = f"**{text}**"
+                if "interval" in d:
+                    lo, hi = (row[c] for c in d["interval"])
+                    if pd.notna(lo) and pd.notna(hi):
+                        text += f" [{_fmt(lo)}, {_fmt(hi)}]"
+                cells.append(text)
             parts.append("| " + " | ".join(cells) + " |")
         parts.append("")
     return "\n".join(parts)
@@ -145,11 +186,21 @@ def write_leaderboard(store_path: str | Path, out_dir: str | Path) -> dict[str, 
     frame, info = collect(store_path)
     csv_path, md_path = out_dir / "leaderboard.csv", out_dir / "leaderboard.md"
     if not frame.empty:
-        directions = {c: ("higher" if info[c]["higher_is_better"] else "lower") for c in frame.columns if c in info}
+        directions = {}
+        for column in frame.columns:
+            metric = column if column in info else column.split(".", 1)[0]
+            if metric in info and not column.endswith(("_lo", "_hi", "_std", "_n")):
+                directions[column] = "higher" if info[metric]["higher_is_better"] else "lower"
         frame = frame.drop(columns=["setting"])
         frame.to_csv(csv_path, index=False)
         (out_dir / "metric_directions.json").write_text(json.dumps(directions, indent=2, sort_keys=True))
     else:
         pd.DataFrame().to_csv(csv_path, index=False)
     md_path.write_text(to_markdown(build_tables(store_path)), encoding="utf-8")
-    return {"csv": csv_path, "markdown": md_path}
+    paths = {"csv": csv_path, "markdown": md_path}
+    from .attributes import write_attribute_leaderboard
+
+    attributes = write_attribute_leaderboard(store_path, out_dir)
+    if attributes is not None:
+        paths["attributes"] = attributes
+    return paths

