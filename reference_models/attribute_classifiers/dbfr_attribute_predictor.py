@@ -22,7 +22,6 @@ against the manifest of the official keys.  The golden test checks the port with
 """
 from __future__ import annotations
 
-import zlib
 from typing import Any, Mapping
 
 import numpy as np
@@ -121,35 +120,6 @@ def load_dbfr_state_dict(model: nn.Module, state: Mapping[str, torch.Tensor]) ->
         raise StateDictMismatchError(f"DebiasFR attribute predictor state dict mismatch: missing keys: {show(missing)}; "
                                      f"unexpected keys: {show(unexpected)}; shape mismatches: {show(shapes)}")
     model.load_state_dict(dict(state), strict=True)
-
-
-def hashinit_state_dict(shapes: Mapping[str, tuple[tuple[int, ...], str]]) -> dict[str, torch.Tensor]:
-    """The golden fixtures' ``hashinit-v1`` weights (integer hash of the key name; no RNG library)."""
-    out = {}
-    mask = np.uint64(0xFFFFFFFF)
-    for key, (shape, dtype) in shapes.items():
-        n = int(np.prod(shape)) if len(shape) else 1
-        if "int" in dtype:
-            out[key] = torch.zeros(shape, dtype=torch.int64)
-            continue
-        i = np.arange(n, dtype=np.uint64)
-        s = np.uint64(zlib.crc32(key.encode()) & 0xFFFFFFFF)
-        x = (i * np.uint64(0x9E3779B1) + s * np.uint64(0x85EBCA77) + np.uint64(0x165667B1)) & mask
-        x ^= x >> np.uint64(15); x = (x * np.uint64(0x2C1B3C6D)) & mask
-        x ^= x >> np.uint64(12); x = (x * np.uint64(0x297A2D39)) & mask; x ^= x >> np.uint64(15)
-        u = (x >> np.uint64(8)).astype(np.float64) / 2 ** 24
-        if key.endswith("running_var"):
-            v = 0.5 + u
-        elif key.endswith("running_mean"):
-            v = (u - 0.5) * 0.5
-        elif len(shape) <= 1 and key.endswith("weight"):
-            v = 0.75 + 0.5 * u
-        elif len(shape) <= 1:
-            v = (2 * u - 1) * 0.1
-        else:
-            v = (2 * u - 1) * np.sqrt(6.0 / np.prod(shape[1:]))
-        out[key] = torch.from_numpy(v.astype(np.float32).reshape(shape))
-    return out
 
 
 def preprocess(images_u8: torch.Tensor, mode: str = "bilinear") -> torch.Tensor:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import zlib
 
 import numpy as np
 import pytest
@@ -27,42 +26,12 @@ from reference_models.fid_inception import (
     resize_tf1_bilinear,
 )
 from tests.conftest import shared_path
-
-
-def _hash_uniform(key: str, n: int) -> np.ndarray:
-    mask = np.uint64(0xFFFFFFFF)
-    i = np.arange(n, dtype=np.uint64)
-    s = np.uint64(zlib.crc32(key.encode()) & 0xFFFFFFFF)
-    x = (i * np.uint64(0x9E3779B1) + s * np.uint64(0x85EBCA77) + np.uint64(0x165667B1)) & mask
-    x ^= x >> np.uint64(15)
-    x = (x * np.uint64(0x2C1B3C6D)) & mask
-    x ^= x >> np.uint64(12)
-    x = (x * np.uint64(0x297A2D39)) & mask
-    x ^= x >> np.uint64(15)
-    return (x >> np.uint64(8)).astype(np.float64) / 2**24
+from tests.golden_support import hashinit_state_dict, manifest_shapes
 
 
 def hashinit_state(manifest: dict) -> dict[str, torch.Tensor]:
     """hashinit-v1 weights for every key of the manifest (../shared/golden/.../config_small.json)."""
-    out = {}
-    for key, (shape, dtype, _) in manifest["keys"].items():
-        n = int(np.prod(shape)) if shape else 1
-        if dtype.startswith("int"):
-            out[key] = torch.zeros(shape, dtype=getattr(torch, dtype))
-            continue
-        u = _hash_uniform(key, n)
-        if key.endswith("running_var"):
-            v = 0.5 + u
-        elif key.endswith("running_mean"):
-            v = (u - 0.5) * 0.5
-        elif len(shape) <= 1 and key.endswith("weight"):
-            v = 0.75 + 0.5 * u
-        elif len(shape) <= 1:
-            v = (2 * u - 1) * 0.1
-        else:
-            v = (2 * u - 1) * np.sqrt(6.0 / np.prod(shape[1:]))
-        out[key] = torch.from_numpy(v.reshape(shape).astype(np.float32))
-    return out
+    return hashinit_state_dict(manifest_shapes(manifest))
 
 
 @pytest.fixture(scope="module")

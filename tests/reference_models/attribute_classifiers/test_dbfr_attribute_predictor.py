@@ -3,10 +3,12 @@ import json
 
 import numpy as np
 import pytest
+
+from tests.golden_support import hashinit_state_dict
 import torch
 
 from reference_models.attribute_classifiers.dbfr_attribute_predictor import (
-    DBFRAttributeClassifier, ImageClassifier, StateDictMismatchError, hashinit_state_dict, load_dbfr_state_dict,
+    DBFRAttributeClassifier, ImageClassifier, StateDictMismatchError, load_dbfr_state_dict,
     preprocess)
 from tests.conftest import shared_path
 
