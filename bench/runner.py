@@ -83,6 +83,8 @@ class RunSummary:
     synthetic: bool = False
     #: problems found while indexing the dataset (malformed names, bad label rows): (path, reason)
     dataset_issues: list[tuple[str, str]] = field(default_factory=list)
+    #: leaderboard layout of each metric (which set-level keys are headline values)
+    layouts: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def format(self, max_errors: int = 10) -> str:
         label = f"{self.dataset} (SYNTHETIC faces)" if self.synthetic else self.dataset
@@ -93,7 +95,18 @@ class RunSummary:
             inf = f" (+{stats['n_infinite']} infinite)" if stats.get("n_infinite") else ""
             lines.append(f"  {metric:>12}: mean {stats['mean']:.4f} over {stats['n']} images{inf}")
         for metric, values in sorted(self.set_results.items()):
-            shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
+            layout = self.layouts.get(metric, {})
+            headline = layout.get("headline")
+            if headline:  # many keys: show the headline values with their intervals, the rest is in the CSV
+                parts = []
+                for key in headline:
+                    if key in values:
+                        lo, hi = values.get(f"{key}_lo"), values.get(f"{key}_hi")
+                        interval = f" [{lo:.4g}, {hi:.4g}]" if isinstance(lo, float) and isinstance(hi, float) else ""
+                        parts.append(f"{key}={values[key]:.4g}{interval}")
+                shown = ", ".join(parts) + f" (+{len(values) - len(parts)} more values in the store)"
+            else:
+                shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
             lines.append(f"  {metric:>12}: {shown}")
         if self.dataset_issues:
             lines.append(f"  dataset indexing reported {len(self.dataset_issues)} issue(s) (files skipped or unlabelled):")
@@ -320,7 +333,8 @@ class Runner:
                 n_ok=n_ok, n_failed=n_err, seconds=time.perf_counter() - started,
                 metric_means=store.metric_summary(run_id), set_results=set_results, errors=store.errors(run_id),
                 synthetic=self.dataset.synthetic,
-                dataset_issues=[(issue.path, issue.reason) for issue in self.dataset.issues])
+                dataset_issues=[(issue.path, issue.reason) for issue in self.dataset.issues],
+                layouts={name: _leaderboard_layout(metric) for name, metric in self.metrics.items()})
         finally:
             store.close()
 
