@@ -8,7 +8,7 @@ with a golden ``manifest_full.json`` (``{"keys": {name: [shape, dtype, "param"|"
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 from torch import nn
@@ -16,7 +16,7 @@ from torch import nn
 # the same exception class as the attribute-predictor port, so callers catch one type
 from .attribute_classifiers.dbfr_attribute_predictor import StateDictMismatchError
 
-__all__ = ["StateDictMismatchError", "state_dict_mismatches", "load_state_dict_strict", "manifest_mismatches"]
+__all__ = ["StateDictMismatchError", "load_state_dict_strict", "manifest_mismatches", "state_dict_mismatches"]
 
 
 def _show(items: list[str], limit: int = 8) -> str:

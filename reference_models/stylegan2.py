@@ -25,7 +25,7 @@ Conventions
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -34,10 +34,28 @@ from torch import nn
 SQRT2 = math.sqrt(2.0)
 
 __all__ = [
-    "FusedLeakyReLU", "ScaledLeakyReLU", "fused_leaky_relu", "EqualLinear", "EqualConv2d", "NormStyleCode",
-    "ModulatedConv2d", "StyleConv", "ToRGB", "ConstantInput", "ConvLayer", "ResBlock", "ConvUpLayer",
-    "ResUpBlock", "NoiseBuffers", "channel_table", "make_style_mlp", "minibatch_stddev",
-    "resize_bilinear", "make_resample_kernel", "upfirdn2d", "Blur",
+    "Blur",
+    "ConstantInput",
+    "ConvLayer",
+    "ConvUpLayer",
+    "EqualConv2d",
+    "EqualLinear",
+    "FusedLeakyReLU",
+    "ModulatedConv2d",
+    "NoiseBuffers",
+    "NormStyleCode",
+    "ResBlock",
+    "ResUpBlock",
+    "ScaledLeakyReLU",
+    "StyleConv",
+    "ToRGB",
+    "channel_table",
+    "fused_leaky_relu",
+    "make_resample_kernel",
+    "make_style_mlp",
+    "minibatch_stddev",
+    "resize_bilinear",
+    "upfirdn2d",
 ]
 
 
@@ -82,7 +100,7 @@ class EqualLinear(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, bias: bool = True, bias_init: float = 0.0,
-                 lr_mul: float = 1.0, activation: Optional[str] = None) -> None:
+                 lr_mul: float = 1.0, activation: str | None = None) -> None:
         super().__init__()
         if activation not in (None, "fused_lrelu"):
             raise ValueError(f"unsupported activation {activation!r} (None or 'fused_lrelu')")
@@ -176,7 +194,6 @@ def upfirdn2d(x: torch.Tensor, kernel: torch.Tensor, up: int = 1, down: int = 1,
     ``up**2`` when upsampling to preserve brightness.
     """
     b, c, h, w = x.shape
-    kh, kw = kernel.shape
     p0, p1 = pad
     out = x.reshape(b * c, 1, h, 1, w, 1)
     if up > 1:
@@ -219,12 +236,11 @@ class ModulatedConv2d(nn.Module):
     * ``sample_mode='upsample'`` resizes the input bilinearly ×2 first, ``'downsample'`` ×0.5;
     * grouped conv over the batch, padding ``k // 2``.
 
-    ``forward(x, style) -> (B, Cout, H', W')``; the last modulation vector is kept in ``self.last_style``
-    only when ``record_style`` is set (used for DebiasFR's ``return_latents`` output).
+    ``forward(x, style) -> (B, Cout, H', W')``; :meth:`modulated` takes a precomputed ``s``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, num_style_feat: int,
-                 demodulate: bool = True, sample_mode: Optional[str] = None, eps: float = 1e-8) -> None:
+                 demodulate: bool = True, sample_mode: str | None = None, eps: float = 1e-8) -> None:
         super().__init__()
         if sample_mode not in (None, "upsample", "downsample"):
             raise ValueError(f"sample_mode must be None, 'upsample' or 'downsample', got {sample_mode!r}")
@@ -236,9 +252,7 @@ class ModulatedConv2d(nn.Module):
         self.weight = nn.Parameter(torch.randn(1, out_channels, in_channels, kernel_size, kernel_size))
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        b, c = x.shape[:2]
-        s = self.modulation(style)
-        return self.modulated(x, s)
+        return self.modulated(x, self.modulation(style))
 
     def modulated(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """The conv for an already computed modulation vector ``s (B, Cin)``."""
@@ -270,15 +284,15 @@ class StyleConv(nn.Module):
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, num_style_feat: int,
-                 demodulate: bool = True, sample_mode: Optional[str] = None) -> None:
+                 demodulate: bool = True, sample_mode: str | None = None) -> None:
         super().__init__()
         self.weight = nn.Parameter(torch.zeros(1))
         self.modulated_conv = ModulatedConv2d(in_channels, out_channels, kernel_size, num_style_feat,
                                               demodulate=demodulate, sample_mode=sample_mode)
         self.activate = FusedLeakyReLU(out_channels)
-        self.last_style: Optional[torch.Tensor] = None
+        self.last_style: torch.Tensor | None = None
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor, noise: Optional[torch.Tensor] = None,
+    def forward(self, x: torch.Tensor, style: torch.Tensor, noise: torch.Tensor | None = None,
                 style_is_modulation: bool = False) -> torch.Tensor:
         s = style if style_is_modulation else self.modulated_conv.modulation(style)
         self.last_style = s
@@ -299,7 +313,7 @@ class ToRGB(nn.Module):
         self.modulated_conv = ModulatedConv2d(in_channels, out_channels, 1, num_style_feat, demodulate=False)
         self.bias = nn.Parameter(torch.zeros(1, out_channels, 1, 1))
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor, skip: Optional[torch.Tensor] = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, style: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
         out = self.modulated_conv(x, style) + self.bias
         if skip is not None:
             if self.upsample:

@@ -20,16 +20,22 @@ scores ``(B, 1)`` (no sigmoid; the official GAN loss is softplus-based).
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
 
 from ..state_dict import load_state_dict_strict
-from ..stylegan2 import ConvLayer, EqualLinear, ResBlock, channel_table, minibatch_stddev
+from ..stylegan2 import (
+    ConvLayer,
+    EqualLinear,
+    ResBlock,
+    channel_table,
+    minibatch_stddev,
+)
 
 #: the training configuration of DebiasFR's discriminator
-TRAINING_CONFIG = dict(out_size=512, channel_multiplier=1, stddev_group=4, narrow=1)
+TRAINING_CONFIG = {"out_size": 512, "channel_multiplier": 1, "stddev_group": 4, "narrow": 1}
 
 
 class StyleGAN2DiscriminatorClean(nn.Module):

@@ -39,7 +39,7 @@ the released configuration and makes other sizes unusable (the golden fixture pa
 from __future__ import annotations
 
 import math
-from typing import Mapping, Optional, Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -47,16 +47,27 @@ from torch import nn
 
 from ..state_dict import load_state_dict_strict
 from ..stylegan2 import (
-    SQRT2, ConstantInput, ConvLayer, EqualConv2d, EqualLinear, NoiseBuffers, ResBlock, ResUpBlock,
-    ScaledLeakyReLU, StyleConv, ToRGB, channel_table, make_style_mlp,
+    SQRT2,
+    ConstantInput,
+    ConvLayer,
+    EqualConv2d,
+    EqualLinear,
+    NoiseBuffers,
+    ResBlock,
+    ResUpBlock,
+    ScaledLeakyReLU,
+    StyleConv,
+    ToRGB,
+    channel_table,
+    make_style_mlp,
 )
 
 N_AGE_BINS = 10
 N_GENDERS = 2
 
 #: constructor arguments of the released ``DebiasFR_v1.pth`` (``dbfr/utils.py`` ``DBFRer``)
-RELEASED_CONFIG = dict(out_size=512, num_style_feat=512, channel_multiplier=2, num_mlp=8, lr_mlp=0.01,
-                       input_is_latent=True, different_w=True, narrow=1, sft_half=False)
+RELEASED_CONFIG = {"out_size": 512, "num_style_feat": 512, "channel_multiplier": 2, "num_mlp": 8,
+                   "lr_mlp": 0.01, "input_is_latent": True, "different_w": True, "narrow": 1, "sft_half": False}
 
 
 class Bottleneck(nn.Module):
@@ -133,8 +144,8 @@ class StyleGAN2GeneratorFusion(nn.Module):
         return SQRT2 * F.leaky_relu(out + c * gate, 0.2)
 
     def forward(self, latent: torch.Tensor, conditions: Sequence[torch.Tensor], input_is_latent: bool = True,
-                noise: Optional[Sequence[Optional[torch.Tensor]]] = None, randomize_noise: bool = True,
-                return_styles: bool = False, style_codes: Optional[Sequence[torch.Tensor]] = None):
+                noise: Sequence[torch.Tensor | None] | None = None, randomize_noise: bool = True,
+                return_styles: bool = False, style_codes: Sequence[torch.Tensor] | None = None):
         """``latent (B, L, S)`` (or ``(B, S)``, repeated) -> ``(image (B, 3, out, out), styles | None)``.
 
         ``conditions``: ``2 (log2(out) - 2)`` maps, pair ``(2j, 2j+1)`` at resolution ``2**(j+3)``.
@@ -178,19 +189,17 @@ class StyleGAN2GeneratorFusion(nn.Module):
 class DBFR(nn.Module):
     """DebiasFR generator: ``image, out_rgbs, styles = model(x, age, gender, ...)`` (see module doc).
 
-    Constructor arguments as in the official class (``decoder_load_path`` / ``fix_decoder`` are
-    accepted for signature compatibility: loading is done with :func:`load_dbfr_generator_state_dict`,
-    and ``fix_decoder`` only sets ``requires_grad`` exactly as the official code does).
+    Constructor arguments as in the official class: ``decoder_load_path`` loads a StyleGAN2 prior into
+    the decoder (:meth:`load_decoder_prior`, only fusion layers may be absent), ``fix_decoder`` only
+    sets ``requires_grad`` as the official code does.  Full checkpoints are loaded with
+    :func:`load_dbfr_generator_state_dict`.
     """
 
     def __init__(self, out_size: int, num_style_feat: int = 512, channel_multiplier: float = 1,
-                 decoder_load_path: Optional[str] = None, fix_decoder: bool = True, num_mlp: int = 8,
+                 decoder_load_path: str | None = None, fix_decoder: bool = True, num_mlp: int = 8,
                  lr_mlp: float = 0.01, input_is_latent: bool = False, different_w: bool = False,
                  narrow: float = 1, sft_half: bool = False) -> None:
         super().__init__()
-        if decoder_load_path:
-            raise NotImplementedError("decoder_load_path: load the decoder prior explicitly with "
-                                      "load_state_dict_strict(model.stylegan_decoder, ...)")
         self.out_size, self.num_style_feat = out_size, num_style_feat
         self.input_is_latent, self.different_w, self.sft_half = input_is_latent, different_w, sft_half
         self.log_size = int(math.log2(out_size))
@@ -226,8 +235,29 @@ class DBFR(nn.Module):
             cond_out = c if sft_half else 2 * c
             self.condition_in1.append(Bottleneck(c, cond_out))
             self.condition_in2.append(Bottleneck(c, cond_out))
+        if decoder_load_path:
+            self.load_decoder_prior(torch.load(decoder_load_path, map_location="cpu", weights_only=True)["params_ema"])
         if fix_decoder:
             self.freeze_decoder_like_official()
+
+    def load_decoder_prior(self, state: Mapping[str, torch.Tensor]) -> list[str]:
+        """Load a plain StyleGAN2 prior (``params_ema`` of ``DebiasFR_stylegan.pth``) into the decoder.
+
+        The official code uses ``strict=False`` (``dbfr_arch.py:L462-464``) because the prior has no
+        fusion layers.  Here only the fusion layers (``calayer``/``ad_gen``/``ad_enc``) may be missing;
+        any other missing key, any unexpected key or shape mismatch raises.  Returns the keys left at
+        their initial values.
+        """
+        from ..state_dict import StateDictMismatchError, state_dict_mismatches
+
+        bad = state_dict_mismatches(self.stylegan_decoder, state)
+        fusion = [k for k in bad["missing"] if k.split(".")[0] in ("calayer", "ad_gen", "ad_enc")]
+        other = [k for k in bad["missing"] if k not in fusion]
+        if other or bad["unexpected"] or bad["shape"]:
+            raise StateDictMismatchError(f"DebiasFR decoder prior mismatch: missing {other[:8]}, unexpected "
+                                         f"{bad['unexpected'][:8]}, shapes {bad['shape'][:8]}")
+        self.stylegan_decoder.load_state_dict(dict(state), strict=False)
+        return fusion
 
     def freeze_decoder_like_official(self) -> None:
         """``fix_decoder=True``: freeze the decoder except StyleConv modulations and fusion layers."""
@@ -262,8 +292,8 @@ class DBFR(nn.Module):
 
     def forward(self, x: torch.Tensor, age: torch.Tensor, gender: torch.Tensor, y: object = None,
                 input_age: bool = True, return_latents: bool = False, return_rgb: bool = True,
-                randomize_noise: bool = True, style_codes: Optional[Sequence[torch.Tensor]] = None,
-                input_is_style: bool = False, noise: Optional[Sequence[torch.Tensor]] = None,
+                randomize_noise: bool = True, style_codes: Sequence[torch.Tensor] | None = None,
+                input_is_style: bool = False, noise: Sequence[torch.Tensor] | None = None,
                 return_debug: bool = False):
         """Restore ``x`` for attribute weights ``age (B, 10)`` and ``gender (B, 2)``.
 

@@ -7,9 +7,24 @@ import torch
 import torch.nn.functional as F
 
 from reference_models.stylegan2 import (
-    Blur, ConvLayer, EqualConv2d, EqualLinear, FusedLeakyReLU, ModulatedConv2d, NoiseBuffers, ResBlock,
-    ResUpBlock, StyleConv, ToRGB, channel_table, make_resample_kernel, make_style_mlp, minibatch_stddev,
-    resize_bilinear, upfirdn2d)
+    Blur,
+    ConvLayer,
+    EqualConv2d,
+    EqualLinear,
+    FusedLeakyReLU,
+    ModulatedConv2d,
+    NoiseBuffers,
+    ResBlock,
+    ResUpBlock,
+    StyleConv,
+    ToRGB,
+    channel_table,
+    make_resample_kernel,
+    make_style_mlp,
+    minibatch_stddev,
+    resize_bilinear,
+    upfirdn2d,
+)
 
 
 def test_channel_table():
