@@ -94,3 +94,5 @@ METRICS.register("attr_deepface", "metrics.attribute_error:attr_deepface",
                  "As attr, with DeepFace age/gender models (extra [deepface]; weights must be present).")
 METRICS.register("attr_pred", "metrics.attribute_error:AttributePredictions",
                  "Per-image attribute predictions (restored and HQ gender, age, age bin, face status) as score rows.")
+METHODS.register("codeformer", "baselines.codeformer:CodeFormerMethod",
+                 "CodeFormer (NeurIPS'22; aligned 512, fidelity -M w=0.5; weights -M weights=PATH; NTU S-Lab 1.0 NC).")

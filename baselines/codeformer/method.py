@@ -1,0 +1,149 @@
+"""CodeFormer as an frbench method (``codeformer``): the official ``--has_aligned`` inference path.
+
+Pipeline (``inference_codeformer.py`` at sczhou/CodeFormer ``b33cc7d``, aligned faces):
+
+1. the LQ face ``[B, 3, h, w]`` float RGB in ``[0, 1]`` is resized to ``img_size x img_size`` (512 for the
+   released model) with bilinear interpolation, ``align_corners=False`` and **no antialias** - the
+   semantics of ``cv2.resize(..., INTER_LINEAR)`` used by the official script.  The official script
+   resizes ``uint8`` images, so the result is rounded to 8 bits (``round_input=True``, the default);
+   cv2's fixed-point weights may still differ from this by one grey level on a few pixels.
+2. ``(x - 0.5) / 0.5`` -> RGB in ``[-1, 1]``; ``net(x, w=w, adain=True)``.
+3. output clamped to ``[-1, 1]`` and mapped to ``[0, 1]`` (``(x + 1) / 2``).  The official script then
+   rounds to ``uint8``; here the float image is returned and the harness quantises where it saves.
+4. when ``out_size`` (the HQ size of the protocol) differs from ``img_size``, the ``img_size`` result is
+   resized to ``out_size`` with ``F.interpolate(mode="bilinear", align_corners=False, antialias=True)``:
+   an antialiased (triangle-filter, PIL ``BILINEAR``-like) reduction when the HQ is smaller than 512, so
+   the comparison at the HQ size is not aliased; plain bilinear when it is larger.  Without
+   ``out_size`` (captured-LQ datasets) the ``img_size`` output is returned.
+
+No attributes are used.  No face detection, alignment or paste-back: the suite's datasets are aligned
+crops (the CodeFormer README asks comparisons on aligned faces to use ``--has_aligned``).
+
+Options: ``w`` fidelity weight in ``[0, 1]`` (default 0.5; higher = more faithful to the input; the
+[SUITE] protocol reports 0.5 and 1.0), ``weights`` (a local ``codeformer.pth`` / ``.safetensors``; by
+default the ``codeformer`` asset of :class:`bench.assets.AssetManager`, which explains how to stage the
+file when offline; ``"random"`` builds a seeded random network for smoke tests only), ``device``,
+``config`` (architecture overrides, for reduced test networks), ``seed`` (for ``weights="random"``).
+
+Licence: the released weights and the official code are under the NTU S-Lab License 1.0
+(non-commercial use only).  Paper: Zhou, Chan, Li, Loy, *Towards Robust Blind Face Restoration with
+Codebook Lookup Transformer*, NeurIPS 2022.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from bench.types import Attributes
+
+from .arch import (
+    LICENCE,
+    PRODUCTION_CONFIG,
+    REFERENCE_COMMIT,
+    REFERENCE_REPO,
+    CodeFormer,
+    load_codeformer_weights,
+)
+
+#: the sub-dicts of a checkpoint that may hold the weights, in order of preference (official: params_ema)
+CHECKPOINT_KEYS = ("params_ema",)
+
+
+def load_codeformer(weights: str | Path | None = None, config: Mapping[str, Any] | None = None,
+                    device: str | torch.device = "cpu", seed: int = 0) -> tuple[CodeFormer, dict[str, Any]]:
+    """Build the network and load its weights strictly; returns ``(net in eval mode, provenance dict)``.
+
+    ``weights``: a checkpoint path (a dict with ``params_ema`` as released, or a flat state dict), ``None``
+    for the ``codeformer`` asset, or ``"random"`` for a seeded random initialisation (tests only).
+    """
+    from bench.assets import AssetManager, load_state_dict
+    from bench.assets.safe_load import CheckpointLoadError
+
+    cfg = dict(PRODUCTION_CONFIG)
+    cfg.update(dict(config or {}))
+    if weights == "random":
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(seed))
+            net = CodeFormer(**cfg)
+        info = {"weights": "random", "seed": int(seed), "warning": "random weights: not the released model"}
+    else:
+        if weights is None:
+            path = AssetManager().path("codeformer")
+            source = "asset:codeformer"
+        else:
+            path = Path(weights).expanduser()
+            source = "path"
+        try:
+            state = load_state_dict(path, key=CHECKPOINT_KEYS)
+        except CheckpointLoadError as exc:
+            if "none of the keys" not in str(exc):
+                raise
+            state = load_state_dict(path)  # a flat state dict (e.g. converted to .safetensors)
+        with torch.device("meta"):
+            net = CodeFormer(**cfg)
+        net = net.to_empty(device="cpu")
+        load_codeformer_weights(net, state)
+        info = {"weights": str(path), "source": source, "file_bytes": Path(path).stat().st_size}
+    return net.to(device).eval(), info
+
+
+class CodeFormerMethod:
+    """CodeFormer restoration of aligned faces (official ``--has_aligned`` path); see the module docstring."""
+
+    uses_attributes = False
+
+    def __init__(self, w: float = 0.5, weights: str | Path | None = None, device: str = "cpu",
+                 config: Mapping[str, Any] | None = None, seed: int = 0, round_input: bool = True,
+                 adain: bool = True) -> None:
+        w = float(w)
+        if not 0.0 <= w <= 1.0:
+            raise ValueError(f"CodeFormer fidelity weight w must be in [0, 1], got {w}")
+        self.w = w
+        self.device = torch.device(device)
+        self.round_input = bool(round_input)
+        self.adain = bool(adain)
+        self.net, self._weights_info = load_codeformer(weights, config, self.device, seed)
+        for p in self.net.parameters():
+            p.requires_grad_(False)
+        self.img_size = self.net.img_size
+
+    @property
+    def name(self) -> str:
+        return "codeformer" if self.w == 0.5 else f"codeformer-w{self.w:g}"
+
+    @torch.no_grad()
+    def restore(self, lq: torch.Tensor, attributes: Sequence[Attributes] | None = None,
+                out_size: tuple[int, int] | None = None) -> torch.Tensor:
+        if lq.ndim != 4 or lq.shape[1] != 3:
+            raise ValueError(f"expected an RGB batch [B, 3, h, w], got {tuple(lq.shape)}")
+        x = lq.to(self.device, torch.float32)
+        size = (self.img_size, self.img_size)
+        if tuple(x.shape[-2:]) != size:
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=False)
+            if self.round_input:
+                x = torch.round(x.clamp(0.0, 1.0) * 255.0) / 255.0
+        x = (x - 0.5) / 0.5
+        out = self.net(x, w=self.w, adain=self.adain)[0]
+        out = (out.clamp(-1.0, 1.0) + 1.0) / 2.0
+        if out_size is not None and tuple(out_size) != size:
+            out = F.interpolate(out, size=tuple(out_size), mode="bilinear", align_corners=False, antialias=True)
+        return out.clamp(0.0, 1.0)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "w": self.w,
+            "adain": self.adain,
+            "config": {k: list(v) if isinstance(v, tuple) else v for k, v in self.net.config.items()},
+            **self._weights_info,
+            "preprocess": f"bilinear (align_corners=False, no antialias; cv2 INTER_LINEAR) to {self.img_size}, "
+                          f"{'rounded to 8 bits, ' if self.round_input else ''}(x-0.5)/0.5",
+            "postprocess": "clamp [-1,1] -> [0,1]; to out_size by bilinear align_corners=False antialias=True",
+            "reference": f"{REFERENCE_REPO}@{REFERENCE_COMMIT} inference_codeformer.py --has_aligned",
+            "licence": LICENCE,
+            "library": f"torch {torch.__version__}",
+        }
