@@ -96,3 +96,5 @@ METRICS.register("attr_pred", "metrics.attribute_error:AttributePredictions",
                  "Per-image attribute predictions (restored and HQ gender, age, age bin, face status) as score rows.")
 METHODS.register("codeformer", "baselines.codeformer:CodeFormerMethod",
                  "CodeFormer (NeurIPS'22; aligned 512, fidelity -M w=0.5; weights -M weights=PATH; NTU S-Lab 1.0 NC).")
+METHODS.register("gfpgan", "baselines.gfpgan:GFPGANMethod",
+                 "GFPGAN v1.3 (CVPR'21, clean arch; aligned 512; -M version=1.4; weights -M weights=PATH; Apache-2.0).")
