@@ -40,6 +40,8 @@ import torch.nn.functional as F
 
 from bench.types import Attributes
 
+from ..checkpoints import build_with_state, read_official_state
+
 from .arch import (
     LICENCE,
     PRODUCTION_CONFIG,
@@ -60,9 +62,6 @@ def load_codeformer(weights: str | Path | None = None, config: Mapping[str, Any]
     ``weights``: a checkpoint path (a dict with ``params_ema`` as released, or a flat state dict), ``None``
     for the ``codeformer`` asset, or ``"random"`` for a seeded random initialisation (tests only).
     """
-    from bench.assets import AssetManager, load_state_dict
-    from bench.assets.safe_load import CheckpointLoadError
-
     cfg = dict(PRODUCTION_CONFIG)
     cfg.update(dict(config or {}))
     if weights == "random":
@@ -71,23 +70,8 @@ def load_codeformer(weights: str | Path | None = None, config: Mapping[str, Any]
             net = CodeFormer(**cfg)
         info = {"weights": "random", "seed": int(seed), "warning": "random weights: not the released model"}
     else:
-        if weights is None:
-            path = AssetManager().path("codeformer")
-            source = "asset:codeformer"
-        else:
-            path = Path(weights).expanduser()
-            source = "path"
-        try:
-            state = load_state_dict(path, key=CHECKPOINT_KEYS)
-        except CheckpointLoadError as exc:
-            if "none of the keys" not in str(exc):
-                raise
-            state = load_state_dict(path)  # a flat state dict (e.g. converted to .safetensors)
-        with torch.device("meta"):
-            net = CodeFormer(**cfg)
-        net = net.to_empty(device="cpu")
-        load_codeformer_weights(net, state)
-        info = {"weights": str(path), "source": source, "file_bytes": Path(path).stat().st_size}
+        state, info = read_official_state(weights, "codeformer", CHECKPOINT_KEYS)
+        net = build_with_state(lambda: CodeFormer(**cfg), state, load_codeformer_weights)
     return net.to(device).eval(), info
 
 

@@ -37,6 +37,8 @@ import torch.nn.functional as F
 
 from bench.types import Attributes
 
+from ..checkpoints import build_with_state, read_official_state
+
 from .arch import (
     LICENCE,
     REFERENCE_COMMIT,
@@ -58,9 +60,6 @@ def load_gfpgan(weights: str | Path | None = None, config: Mapping[str, Any] | N
 
     ``weights``: checkpoint path, ``None`` for the asset of ``version``, or ``"random"`` (tests only).
     """
-    from bench.assets import AssetManager, load_state_dict
-    from bench.assets.safe_load import CheckpointLoadError
-
     cfg = dict(RELEASED_CONFIG)
     cfg.update(dict(config or {}))
     cfg["decoder_load_path"] = None  # the full checkpoint holds the decoder
@@ -70,24 +69,8 @@ def load_gfpgan(weights: str | Path | None = None, config: Mapping[str, Any] | N
             net = GFPGANv1Clean(**cfg)
         info = {"weights": "random", "seed": int(seed), "warning": "random weights: not the released model"}
     else:
-        if weights is None:
-            asset = ASSETS[version]
-            path = AssetManager().path(asset)
-            source = f"asset:{asset}"
-        else:
-            path = Path(weights).expanduser()
-            source = "path"
-        try:
-            state = load_state_dict(path, key=CHECKPOINT_KEYS)
-        except CheckpointLoadError as exc:
-            if "none of the keys" not in str(exc):
-                raise
-            state = load_state_dict(path)  # a flat state dict (e.g. converted to .safetensors)
-        with torch.device("meta"):
-            net = GFPGANv1Clean(**cfg)
-        net = net.to_empty(device="cpu")
-        load_gfpgan_weights(net, state)
-        info = {"weights": str(path), "source": source, "file_bytes": Path(path).stat().st_size}
+        state, info = read_official_state(weights, ASSETS[version], CHECKPOINT_KEYS)
+        net = build_with_state(lambda: GFPGANv1Clean(**cfg), state, load_gfpgan_weights)
     return net.to(device).eval(), info
 
 
