@@ -98,3 +98,5 @@ METHODS.register("codeformer", "baselines.codeformer:CodeFormerMethod",
                  "CodeFormer (NeurIPS'22; aligned 512, fidelity -M w=0.5; weights -M weights=PATH; NTU S-Lab 1.0 NC).")
 METHODS.register("gfpgan", "baselines.gfpgan:GFPGANMethod",
                  "GFPGAN v1.3 (CVPR'21, clean arch; aligned 512; -M version=1.4; weights -M weights=PATH; Apache-2.0).")
+METHODS.register("gpen", "baselines.gpen:GPENMethod",
+                 "GPEN-BFR-512 (CVPR'21; aligned 512; -M model=256; weights -M weights=PATH; no licence, research only).")
