@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from bench.types import Attributes
 
+from ..aligned_io import to_network_input, to_output_size
 from ..checkpoints import build_with_state, read_official_state
 
 from .arch import (
@@ -113,20 +113,11 @@ class GFPGANMethod:
     @torch.no_grad()
     def restore(self, lq: torch.Tensor, attributes: Sequence[Attributes] | None = None,
                 out_size: tuple[int, int] | None = None) -> torch.Tensor:
-        if lq.ndim != 4 or lq.shape[1] != 3:
-            raise ValueError(f"expected an RGB batch [B, 3, h, w], got {tuple(lq.shape)}")
-        x = lq.to(self.device, torch.float32)
-        size = (self.img_size, self.img_size)
-        if tuple(x.shape[-2:]) != size:
-            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=False)
-            if self.round_input:
-                x = torch.round(x.clamp(0.0, 1.0) * 255.0) / 255.0
+        x = to_network_input(lq, self.img_size, self.device, self.round_input)
         noise = self._seeded_noise(x) if self.noise == "seeded" else None
         out = self.net((x - 0.5) / 0.5, return_rgb=False, randomize_noise=False, noise=noise, weight=0.5)[0]
         out = (out.clamp(-1.0, 1.0) + 1.0) / 2.0
-        if out_size is not None and tuple(out_size) != size:
-            out = F.interpolate(out, size=tuple(out_size), mode="bilinear", align_corners=False, antialias=True)
-        return out.clamp(0.0, 1.0)
+        return to_output_size(out, out_size)
 
     def describe(self) -> dict[str, Any]:
         return {
