@@ -1,5 +1,5 @@
 # Two entry points for a fresh machine (see README):
-#   make demo   install, run bicubic on the embedded synthetic dataset, print the leaderboard
+#   make demo   install, run DebiasFR (shipped tiny preset), bicubic and bilinear on the embedded synthetic dataset, print the leaderboard
 #   make test   install with the test extras, run the test suite
 PYTHON ?= python3
 VENV   ?= .venv
@@ -15,6 +15,7 @@ $(BIN)/bench: pyproject.toml
 install: $(BIN)/bench
 
 demo: install
+	$(BIN)/bench run --method debiasfr --dataset synthetic
 	$(BIN)/bench run --method bicubic --dataset synthetic
 	$(BIN)/bench run --method bilinear --dataset synthetic
 	$(BIN)/bench leaderboard

@@ -9,7 +9,8 @@ interpolation overshoots.  No attributes are used.  Input and output: ``[B, 3, H
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F

@@ -100,3 +100,22 @@ METHODS.register("gfpgan", "baselines.gfpgan:GFPGANMethod",
                  "GFPGAN v1.3 (CVPR'21, clean arch; aligned 512; -M version=1.4; weights -M weights=PATH; Apache-2.0).")
 METHODS.register("gpen", "baselines.gpen:GPENMethod",
                  "GPEN-BFR-512 (CVPR'21; aligned 512; -M model=256; weights -M weights=PATH; no licence, research only).")
+METHODS.register("vqfr", "baselines.vqfr:VQFRMethod",
+                 "VQFR v2 (ECCV'22; aligned 512, fidelity -M f=0.0; weights -M weights=PATH; Apache-2.0).")
+METHODS.register("psfrgan", "baselines.psfrgan:PSFRGANMethod",
+                 "PSFR-GAN (CVPR'21; aligned 512, parsing map predicted by its ParseNet; -M weights=PATH "
+                 "-M parse_weights=PATH; CC BY-NC-SA 4.0).")
+
+# -- IFQA assessors (interpretable per-pixel face quality; official weights: Google Drive, see assets) ----
+METRICS.register("ifqa", "metrics.ifqa:IFQA",
+                 "IFQA (WACV'23) CNN: mean of the per-pixel realism map at 256 (no reference), higher is better; "
+                 "adds ifqa.eyes/nose/mouth/rest region means. Weights: asset ifqa_cnn or -X ifqa.weights=PATH.")
+METRICS.register("ifqa_vit", "metrics.ifqa:IFQAViT",
+                 "IFQA++ (MAE ViT-H/14) per-pixel realism map at 224, sum/224^2 (no reference), higher is better; "
+                 "adds region means. Weights: asset ifqa_vit or -X ifqa_vit.weights=PATH.")
+METHODS.register("restoreformerpp", "baselines.restoreformerpp:RestoreFormerPPMethod",
+                 "RestoreFormer++ (TPAMI'23; aligned 512; -M version=v1 for RestoreFormer; weights -M weights=PATH; "
+                 "Apache-2.0).")
+METHODS.register("debiasfr", "reference_models.debiasfr.method:DebiasFRMethod",
+                 "DebiasFR (IJCAI 2023): attribute-conditioned restoration; -M attributes=predicted|top2|labels|none|"
+                 "'age=30-39:0.7,40-49:0.3;gender=female'; preset small (shipped, trained here) or official.")

@@ -13,7 +13,7 @@ import json
 
 
 def add_subparser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("train", help="train a model of the suite (attribute-classifier)")
+    p = sub.add_parser("train", help="train a model of the suite (attribute-classifier, ifqa)")
     tsub = p.add_subparsers(dest="what", metavar="WHAT")
     a = tsub.add_parser("attribute-classifier", help="small age/gender CNN on a labelled dataset (CPU)",
                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -29,6 +29,24 @@ def add_subparser(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     a.add_argument("--out", required=True, help="output .safetensors file")
     a.set_defaults(handler=_cmd_train_attribute)
+    q = tsub.add_parser("ifqa", help="IFQA per-pixel discriminator vs a plain restoration generator (CPU preset)",
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    q.add_argument("--dataset", default="utkface", help="registered dataset with HQ faces")
+    q.add_argument("--root", default=None, help="dataset folder")
+    q.add_argument("--split", default="train", help="dataset split option (datasets that have one)")
+    q.add_argument("--config", default="small", help="preset: small (CPU), tiny (smoke test), paper")
+    q.add_argument("--iterations", type=int, default=400, help="total iterations (a resumed run continues)")
+    q.add_argument("--limit", type=int, default=None, help="at most N training faces (default: from the preset)")
+    q.add_argument("--perceptual", default=None, help="fid-inception, vgg19 or random-vgg19 (default: from the preset)")
+    q.add_argument("--batch-size", type=int, default=None)
+    q.add_argument("--seed", type=int, default=None)
+    q.add_argument("--heldout", type=int, default=0,
+                   help="after training, score N held-out faces (split=test) and their bicubic x4/x8/x16")
+    q.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    q.add_argument("--no-resume", action="store_true", help="start again even if OUT has a checkpoint")
+    q.add_argument("--out", required=True, help="output folder (checkpoints, log)")
+    q.set_defaults(handler=_cmd_train_ifqa)
+    __import__("bench.train_debiasfr_cli", fromlist=["add_parser"]).add_parser(tsub)
     p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
 
 
@@ -49,3 +67,9 @@ def _cmd_train_attribute(args: argparse.Namespace) -> int:
                                         template=args.template, threads=args.threads)
     print(json.dumps(record["validation"], indent=1))
     return 0
+
+
+def _cmd_train_ifqa(args: argparse.Namespace) -> int:
+    from reference_models.ifqa.training import train_ifqa_cli
+
+    return train_ifqa_cli(args)

@@ -44,6 +44,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..state_dict_check import StateDictMismatchError, load_strict
+from ..state_dict_check import check_state_dict as _check_state_dict
+from ..vector_quantizer import codes_to_feature
+from ..vqgan_blocks import AttnBlock, Downsample, Upsample
+from ..vqgan_blocks import ResnetBlock as _VQGANResnetBlock
+from ..vqgan_blocks import group_norm as _norm
+
+__all__ = ["LICENCE", "PRODUCTION_CONFIG", "AttnBlock", "CodeFormer", "Downsample", "FuseSFTBlock", "ResBlock",
+           "StateDictMismatchError", "TransformerLayer", "Upsample", "adaptive_instance_norm", "check_state_dict",
+           "load_codeformer_weights"]
 #: the reference this implementation follows
 REFERENCE_REPO = "sczhou/CodeFormer"
 REFERENCE_COMMIT = "b33cc7d639d6545bfcccc7e0bc6ae51f24e79c2b"
@@ -59,88 +69,11 @@ PRODUCTION_CONFIG: dict = {
 }
 
 
-class StateDictMismatchError(ValueError):
-    """A state dict does not have exactly the keys and shapes of the network."""
-
-    def __init__(self, message: str, missing: Sequence[str] = (), unexpected: Sequence[str] = (),
-                 mismatched: Sequence[tuple[str, tuple, tuple]] = ()) -> None:
-        super().__init__(message)
-        self.missing = list(missing)
-        self.unexpected = list(unexpected)
-        self.mismatched = list(mismatched)
-
-
-def _norm(channels: int) -> nn.GroupNorm:
-    return nn.GroupNorm(32, channels, eps=1e-6, affine=True)
-
-
-def _swish(x: torch.Tensor) -> torch.Tensor:
-    return x * torch.sigmoid(x)
-
-
-class ResBlock(nn.Module):
+class ResBlock(_VQGANResnetBlock):
     """GN-swish-conv3x3-GN-swish-conv3x3 plus identity (or a 1x1 ``conv_out`` when widths differ)."""
 
     def __init__(self, in_ch: int, out_ch: int) -> None:
-        super().__init__()
-        self.in_ch, self.out_ch = in_ch, out_ch
-        self.norm1 = _norm(in_ch)
-        self.conv1 = nn.Conv2d(in_ch, out_ch, 3, 1, 1)
-        self.norm2 = _norm(out_ch)
-        self.conv2 = nn.Conv2d(out_ch, out_ch, 3, 1, 1)
-        if in_ch != out_ch:
-            self.conv_out = nn.Conv2d(in_ch, out_ch, 1, 1, 0)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(_swish(self.norm1(x)))
-        h = self.conv2(_swish(self.norm2(h)))
-        if self.in_ch != self.out_ch:
-            x = self.conv_out(x)
-        return x + h
-
-
-class AttnBlock(nn.Module):
-    """Single-head spatial self-attention with 1x1 q/k/v/proj_out and a residual."""
-
-    def __init__(self, ch: int) -> None:
-        super().__init__()
-        self.norm = _norm(ch)
-        self.q = nn.Conv2d(ch, ch, 1)
-        self.k = nn.Conv2d(ch, ch, 1)
-        self.v = nn.Conv2d(ch, ch, 1)
-        self.proj_out = nn.Conv2d(ch, ch, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.norm(x)
-        b, c, hh, ww = h.shape
-        q = self.q(h).reshape(b, c, hh * ww).transpose(1, 2)      # [b, n, c]
-        k = self.k(h).reshape(b, c, hh * ww)                      # [b, c, n]
-        v = self.v(h).reshape(b, c, hh * ww)                      # [b, c, n]
-        attn = torch.softmax(torch.bmm(q, k) * (int(c) ** -0.5), dim=2)   # [b, n_query, n_key]
-        out = torch.bmm(v, attn.transpose(1, 2)).reshape(b, c, hh, ww)
-        return x + self.proj_out(out)
-
-
-class Downsample(nn.Module):
-    """Zero-pad right/bottom by one, then conv3x3 stride 2 without padding."""
-
-    def __init__(self, ch: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(ch, ch, 3, 2, 0)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.pad(x, (0, 1, 0, 1), mode="constant", value=0.0))
-
-
-class Upsample(nn.Module):
-    """Nearest x2, then conv3x3."""
-
-    def __init__(self, ch: int) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(ch, ch, 3, 1, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        super().__init__(in_ch, out_ch, shortcut="conv_out")
 
 
 class _Codebook(nn.Module):
@@ -308,7 +241,7 @@ class CodeFormer(nn.Module):
 
         idx = logits.argmax(dim=2)
         s = self.latent_side
-        quant = self.quantize.embedding.weight[idx].reshape(b, s, s, self.emb_dim).permute(0, 3, 1, 2).contiguous()
+        quant = codes_to_feature(self.quantize.embedding.weight, idx, s).contiguous()
         if detach_16:
             quant = quant.detach()
         if adain:
@@ -327,28 +260,9 @@ class CodeFormer(nn.Module):
 
 def check_state_dict(net: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> None:
     """Raise :class:`StateDictMismatchError` unless ``state_dict`` has exactly ``net``'s keys and shapes."""
-    expected = {k: tuple(v.shape) for k, v in net.state_dict().items()}
-    got = {k: tuple(v.shape) for k, v in state_dict.items()}
-    missing = sorted(set(expected) - set(got))
-    unexpected = sorted(set(got) - set(expected))
-    mismatched = sorted((k, got[k], expected[k]) for k in set(expected) & set(got) if got[k] != expected[k])
-    if missing or unexpected or mismatched:
-        def show(items) -> str:
-            items = list(items)
-            return ", ".join(map(str, items[:8])) + (f" ... (+{len(items) - 8} more)" if len(items) > 8 else "")
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing keys: {show(missing)}")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys: {show(unexpected)}")
-        if mismatched:
-            parts.append(f"{len(mismatched)} shape mismatches (key, file, network): {show(mismatched)}")
-        raise StateDictMismatchError("CodeFormer state dict does not match the network: " + "; ".join(parts),
-                                     missing, unexpected, mismatched)
+    _check_state_dict(net, state_dict, "CodeFormer")
 
 
 def load_codeformer_weights(net: CodeFormer, state_dict: Mapping[str, torch.Tensor]) -> CodeFormer:
     """Strictly load ``state_dict`` (keys and shapes checked first, then ``strict=True``); returns ``net``."""
-    check_state_dict(net, state_dict)
-    net.load_state_dict(dict(state_dict), strict=True)
-    return net
+    return load_strict(net, state_dict, "CodeFormer")

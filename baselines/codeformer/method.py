@@ -40,8 +40,7 @@ import torch
 from bench.types import Attributes
 
 from ..aligned_io import to_network_input, to_output_size
-from ..checkpoints import build_with_state, read_official_state
-
+from ..checkpoints import load_network
 from .arch import (
     LICENCE,
     PRODUCTION_CONFIG,
@@ -64,15 +63,8 @@ def load_codeformer(weights: str | Path | None = None, config: Mapping[str, Any]
     """
     cfg = dict(PRODUCTION_CONFIG)
     cfg.update(dict(config or {}))
-    if weights == "random":
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(seed))
-            net = CodeFormer(**cfg)
-        info = {"weights": "random", "seed": int(seed), "warning": "random weights: not the released model"}
-    else:
-        state, info = read_official_state(weights, "codeformer", CHECKPOINT_KEYS)
-        net = build_with_state(lambda: CodeFormer(**cfg), state, load_codeformer_weights)
-    return net.to(device).eval(), info
+    return load_network(lambda: CodeFormer(**cfg), weights, "codeformer", CHECKPOINT_KEYS, load_codeformer_weights,
+                        device=device, seed=seed)
 
 
 class CodeFormerMethod:

@@ -37,8 +37,7 @@ import torch
 from bench.types import Attributes
 
 from ..aligned_io import to_network_input, to_output_size
-from ..checkpoints import build_with_state, read_official_state
-
+from ..checkpoints import load_network
 from .arch import (
     LICENCE,
     REFERENCE_COMMIT,
@@ -63,15 +62,8 @@ def load_gfpgan(weights: str | Path | None = None, config: Mapping[str, Any] | N
     cfg = dict(RELEASED_CONFIG)
     cfg.update(dict(config or {}))
     cfg["decoder_load_path"] = None  # the full checkpoint holds the decoder
-    if weights == "random":
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(seed))
-            net = GFPGANv1Clean(**cfg)
-        info = {"weights": "random", "seed": int(seed), "warning": "random weights: not the released model"}
-    else:
-        state, info = read_official_state(weights, ASSETS[version], CHECKPOINT_KEYS)
-        net = build_with_state(lambda: GFPGANv1Clean(**cfg), state, load_gfpgan_weights)
-    return net.to(device).eval(), info
+    return load_network(lambda: GFPGANv1Clean(**cfg), weights, ASSETS[version], CHECKPOINT_KEYS,
+                        load_gfpgan_weights, device=device, seed=seed)
 
 
 class GFPGANMethod:

@@ -37,7 +37,7 @@ import torch
 from bench.types import Attributes
 
 from ..aligned_io import to_network_input, to_output_size
-from ..checkpoints import build_with_state, read_official_state
+from ..checkpoints import load_network
 from .arch import (
     CONFIG_256,
     LICENCE,
@@ -60,15 +60,8 @@ def load_gpen(weights: str | Path | None = None, config: Mapping[str, Any] | Non
     base, asset = MODELS[str(model)]
     cfg = dict(base)
     cfg.update(dict(config or {}))
-    if weights == "random":
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(int(seed))
-            net = FullGenerator(**cfg)
-        info = {"weights": "random", "seed": int(seed), "warning": "random weights: not the released model"}
-    else:
-        state, info = read_official_state(weights, asset, CHECKPOINT_KEYS)
-        net = build_with_state(lambda: FullGenerator(**cfg), state, load_gpen_weights)
-    return net.to(device).eval(), info
+    return load_network(lambda: FullGenerator(**cfg), weights, asset, CHECKPOINT_KEYS, load_gpen_weights,
+                        device=device, seed=seed)
 
 
 class GPENMethod:

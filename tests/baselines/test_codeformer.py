@@ -5,9 +5,7 @@ Golden fixtures: ``../shared/golden/codeformer`` (see its README); tests skip wh
 from __future__ import annotations
 
 import json
-import zlib
 
-import numpy as np
 import pytest
 import torch
 
@@ -19,6 +17,15 @@ from baselines.codeformer import (
     load_codeformer,
     load_codeformer_weights,
 )
+from tests.baselines.support import (
+    assert_loaded,
+    check_harness_run,
+    check_restore_contract,
+    close,
+    golden,
+    save_flat_safetensors,
+    synthetic_state,
+)
 from tests.conftest import shared_path
 
 #: the reduced backbone of golden_small.safetensors (its "overridden constants")
@@ -26,17 +33,9 @@ SMALL = {"dim_embd": 64, "n_head": 8, "n_layers": 2, "codebook_size": 64, "laten
          "connect_list": ("32", "64", "128"), "img_size": 128, "nf": 32, "ch_mult": (1, 1, 1, 1), "emb_dim": 32}
 
 
-def _golden(name: str) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load_file
-
-    return load_file(str(shared_path("golden", "codeformer", name)))
-
-
 @pytest.fixture(scope="module")
 def small_golden():
-    data = _golden("golden_small.safetensors")
-    state = {k[3:]: v for k, v in data.items() if k.startswith("sd.")}
-    return data, state
+    return golden("codeformer")
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +44,7 @@ def small_net(small_golden):
 
 
 def _close(ours: torch.Tensor, ref: torch.Tensor, rel: float) -> float:
-    err = float((ours - ref).abs().max())
-    assert err <= rel * float(ref.abs().max()), err
-    return err
+    return close(ours, ref, rel, check_shape=False)
 
 
 def test_production_keys_and_shapes_match_manifest():
@@ -86,15 +83,11 @@ def test_small_golden_forward(small_golden, small_net):
 @pytest.mark.slow
 def test_full_synthetic_golden_forward():
     """Production structure (94 M parameters) with the recipe weights; ~20 s on 2 CPU cores."""
-    data = _golden("golden_full_synthetic.safetensors")
+    data, _ = golden("codeformer", "golden_full_synthetic.safetensors")
     folder = shared_path("golden", "codeformer")
     params = json.loads((folder / "config_full_synthetic.json").read_text())["synthetic_params"]
     shapes = json.loads((folder / "manifest_full.json").read_text())["state_dict"]
-    state = {}
-    for key, (shape, _) in shapes.items():
-        mean, std = params[key]
-        z = np.random.RandomState(zlib.crc32(key.encode())).standard_normal(int(np.prod(shape)))
-        state[key] = torch.from_numpy((mean + std * z).astype(np.float32).reshape(shape))
+    state = synthetic_state({key: shape for key, (shape, _) in shapes.items()}, params)
     with torch.device("meta"):
         net = CodeFormer()
     net = load_codeformer_weights(net.to_empty(device="cpu"), state).eval()
@@ -130,19 +123,14 @@ def test_loader_reports_missing_unexpected_and_shape_errors(small_golden):
 
 
 def test_checkpoint_files_and_missing_asset(tmp_path, small_golden, monkeypatch):
-    from safetensors.torch import save_file
-
     from bench.assets import AssetUnavailableError
 
     state = small_golden[1]
     official_layout = tmp_path / "codeformer.pth"
     torch.save({"params_ema": state}, official_layout)
-    flat = tmp_path / "codeformer.safetensors"
-    save_file({k: v.contiguous() for k, v in state.items()}, str(flat))
+    flat = save_flat_safetensors(tmp_path / "codeformer.safetensors", state)
     for path in (official_layout, flat):
-        net, info = load_codeformer(path, SMALL)
-        assert info["weights"] == str(path)
-        assert all(torch.equal(net.state_dict()[k], v) for k, v in state.items())
+        assert_loaded(*load_codeformer(path, SMALL), path, state)
     wrong = tmp_path / "wrong.pth"
     torch.save({"params_ema": {"position_emb": state["position_emb"]}}, wrong)
     with pytest.raises(StateDictMismatchError, match="missing keys"):
@@ -170,14 +158,9 @@ def test_method_matches_golden_end_to_end(tmp_path, small_golden):
 
 
 def test_method_resizing_range_and_determinism():
-    method = CodeFormerMethod(weights="random", config=SMALL, seed=3, w=1.0)
+    method, lq, _ = check_restore_contract(lambda: CodeFormerMethod(weights="random", config=SMALL, seed=3, w=1.0),
+                                           batch=2, single_atol=None)
     assert method.name == "codeformer-w1"
-    lq = torch.rand(2, 3, 24, 20, generator=torch.Generator().manual_seed(0))
-    out = method.restore(lq, out_size=(100, 90))
-    assert out.shape == (2, 3, 100, 90) and out.dtype == torch.float32
-    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
-    again = CodeFormerMethod(weights="random", config=SMALL, seed=3, w=1.0).restore(lq, out_size=(100, 90))
-    assert torch.equal(out, again)
     assert method.restore(lq).shape == (2, 3, 128, 128)  # no HQ size: the network's own size
     with pytest.raises(ValueError):
         CodeFormerMethod(weights="random", config=SMALL, w=1.5)
@@ -185,17 +168,4 @@ def test_method_resizing_range_and_determinism():
 
 def test_registered_method_runs_through_the_harness(tmp_path, utkface_dir):
     """`bench run --method codeformer -M ...` path: registry + options, 8 real UTKFace faces, rows stored."""
-    from bench.api import run
-    from bench.registries import METHODS
-    from bench.store import ResultStore
-
-    assert "codeformer" in METHODS
-    store = tmp_path / "store.sqlite"
-    summary = run(method="codeformer", dataset="utkface", root=utkface_dir, degradation="x8", limit=8,
-                  metrics="psnr,ssim", store=store, out=tmp_path / "out", batch_size=4,
-                  method_options={"weights": "random", "config": SMALL, "w": 0.5}, progress=False)
-    assert summary.n_failed == 0 and summary.n_ok == 8, summary.errors
-    assert summary.metric_means["psnr"]["n"] == 8 and np.isfinite(summary.metric_means["psnr"]["mean"])
-    with ResultStore(store) as db:
-        rows = db.scores(summary.run_id)
-    assert len(rows) == 16 and all(error is None and np.isfinite(value) for *_, value, error in rows)
+    check_harness_run(tmp_path, utkface_dir, "codeformer", {"weights": "random", "config": SMALL, "w": 0.5})

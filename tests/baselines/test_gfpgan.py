@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 import torch
 
@@ -19,6 +18,14 @@ from baselines.gfpgan import (
     load_gfpgan_weights,
 )
 from reference_models.state_dict import manifest_mismatches
+from tests.baselines.support import (
+    assert_loaded,
+    check_harness_run,
+    check_restore_contract,
+    close,
+    golden,
+    save_flat_safetensors,
+)
 from tests.conftest import shared_path
 
 GOLDEN_FILES = ("golden_small.safetensors", "golden_small_sfthalf_false.safetensors")
@@ -31,17 +38,8 @@ def _config() -> dict:
 
 
 def _golden(name: str) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict]:
-    from safetensors.torch import load_file
-
-    data = load_file(str(shared_path("golden", "gfpganv1_clean", name)))
-    state = {k[3:]: v for k, v in data.items() if k.startswith("sd.")}
+    data, state = golden("gfpganv1_clean", name)
     return data, state, _config()["files"][name]["constructor"]
-
-
-def _close(ours: torch.Tensor, ref: torch.Tensor, rel: float = 1e-5) -> float:
-    err = float((ours - ref).abs().max())
-    assert ours.shape == ref.shape and err <= rel * float(ref.abs().max()), err
-    return err
 
 
 def test_released_keys_shapes_and_order_match_manifest():
@@ -64,14 +62,14 @@ def test_small_golden_forward(name):
         image, rgbs, dbg = net(data["in.x"], return_latents=False, return_rgb=True, randomize_noise=False,
                                return_debug=True)
         again, none = net(data["in.x"], return_rgb=False, randomize_noise=False, weight=0.5)
-    _close(image, data["out.image"])
+    close(image, data["out.image"])
     assert len(rgbs) == 4
     for i, rgb in enumerate(rgbs):
-        _close(rgb, data[f"out.out_rgbs.{i}"])
-    _close(dbg["style_code"], data["dbg.style_code"])
+        close(rgb, data[f"out.out_rgbs.{i}"])
+    close(dbg["style_code"], data["dbg.style_code"])
     assert len(dbg["conditions"]) == 8
     for j, cond in enumerate(dbg["conditions"]):
-        _close(cond[:1], data[f"dbg.conditions.{j}"])
+        close(cond[:1], data[f"dbg.conditions.{j}"])
     assert torch.equal(again, image) and none == []
     # randomize_noise=True (official default) draws fresh noise each call
     with torch.no_grad():
@@ -98,8 +96,6 @@ def test_loader_reports_missing_unexpected_and_shape_errors():
 
 
 def test_checkpoint_files_and_missing_asset(tmp_path, monkeypatch):
-    from safetensors.torch import save_file
-
     from bench.assets import AssetUnavailableError
 
     _, state, ctor = _golden(GOLDEN_FILES[0])
@@ -107,12 +103,9 @@ def test_checkpoint_files_and_missing_asset(tmp_path, monkeypatch):
     torch.save({"params_ema": state, "params": {}}, ema)
     params = tmp_path / "params_only.pth"
     torch.save({"params": state}, params)
-    flat = tmp_path / "gfpgan.safetensors"
-    save_file({k: v.contiguous() for k, v in state.items()}, str(flat))
+    flat = save_flat_safetensors(tmp_path / "gfpgan.safetensors", state)
     for path in (ema, params, flat):
-        net, info = load_gfpgan(path, ctor)
-        assert info["weights"] == str(path)
-        assert all(torch.equal(net.state_dict()[k], v) for k, v in state.items())
+        assert_loaded(*load_gfpgan(path, ctor), path, state)
     monkeypatch.setenv("FRBENCH_OFFLINE", "1")
     for version in ("1.3", "1.4"):
         with pytest.raises(AssetUnavailableError):
@@ -129,23 +122,16 @@ def test_method_matches_golden_end_to_end(tmp_path):
     method = GFPGANMethod(weights=path, config=ctor, noise="fixed")
     lq = data["in.x"] * 0.5 + 0.5  # already 64 px: no resize, so no 8-bit rounding either
     assert float(((lq - 0.5) / 0.5 - data["in.x"]).abs().max()) < 1e-6
-    _close(method.restore(lq), (data["out.image"].clamp(-1, 1) + 1) / 2)
+    close(method.restore(lq), (data["out.image"].clamp(-1, 1) + 1) / 2)
     assert method.name == "gfpgan" and not method.uses_attributes
     described = method.describe()
     assert "Apache-2.0" in described["licence"] and described["weights"] == str(path)
 
 
 def test_method_seeded_noise_resizing_range_and_determinism():
-    method = GFPGANMethod(weights="random", config=SMALL, seed=3)
-    lq = torch.rand(3, 3, 24, 20, generator=torch.Generator().manual_seed(0))
-    out = method.restore(lq, out_size=(100, 90))
-    assert out.shape == (3, 3, 100, 90) and out.dtype == torch.float32
-    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
-    again = GFPGANMethod(weights="random", config=SMALL, seed=3).restore(lq, out_size=(100, 90))
-    assert torch.equal(out, again)
-    # per-image noise: independent of the batch composition
-    single = method.restore(lq[1:2], out_size=(100, 90))
-    assert torch.allclose(single, out[1:2], atol=1e-6)
+    # single_atol: per-image noise, independent of the batch composition
+    method, lq, out = check_restore_contract(lambda: GFPGANMethod(weights="random", config=SMALL, seed=3),
+                                             single_atol=1e-6)
     other_seed = GFPGANMethod(weights="random", config=SMALL, seed=4).restore(lq, out_size=(100, 90))
     assert not torch.equal(out, other_seed)
     assert method.restore(lq).shape == (3, 3, 64, 64)
@@ -156,17 +142,4 @@ def test_method_seeded_noise_resizing_range_and_determinism():
 
 def test_registered_method_runs_through_the_harness(tmp_path, utkface_dir):
     """`bench run --method gfpgan -M ...` path: registry + options, 8 real UTKFace faces, rows stored."""
-    from bench.api import run
-    from bench.registries import METHODS
-    from bench.store import ResultStore
-
-    assert "gfpgan" in METHODS
-    store = tmp_path / "store.sqlite"
-    summary = run(method="gfpgan", dataset="utkface", root=utkface_dir, degradation="x8", limit=8,
-                  metrics="psnr,ssim", store=store, out=tmp_path / "out", batch_size=4,
-                  method_options={"weights": "random", "config": SMALL}, progress=False)
-    assert summary.n_failed == 0 and summary.n_ok == 8, summary.errors
-    assert summary.metric_means["psnr"]["n"] == 8 and np.isfinite(summary.metric_means["psnr"]["mean"])
-    with ResultStore(store) as db:
-        rows = db.scores(summary.run_id)
-    assert len(rows) == 16 and all(error is None and np.isfinite(value) for *_, value, error in rows)
+    check_harness_run(tmp_path, utkface_dir, "gfpgan", {"weights": "random", "config": SMALL})

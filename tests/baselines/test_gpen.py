@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-import zlib
 
-import numpy as np
 import pytest
 import torch
 
@@ -22,6 +20,16 @@ from baselines.gpen import (
     load_gpen_weights,
 )
 from reference_models.state_dict import manifest_mismatches
+from tests.baselines.support import (
+    assert_loaded,
+    check_harness_run,
+    check_restore_contract,
+    close,
+    full_synthetic,
+    golden,
+    golden_manifest,
+    save_flat_safetensors,
+)
 from tests.conftest import shared_path
 
 #: the golden small constructor: 16 channels everywhere, 64 px
@@ -30,25 +38,8 @@ GOLDEN_SMALL = {"size": 64, "style_dim": 32, "n_mlp": 2, "channel_multiplier": 2
 SMALL = dict(GOLDEN_SMALL)
 
 
-def _manifest(name: str) -> dict:
-    raw = json.loads(shared_path("golden", "gpen", name).read_text())
-    buffers = set(raw["buffer_keys_in_state_dict"])
-    raw["keys"] = {k: [shape, dtype, "buffer" if k in buffers else "param"]
-                   for k, (shape, dtype) in raw["state_dict"].items()}
-    return raw
-
-
 def _golden_small() -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    from safetensors.torch import load_file
-
-    data = load_file(str(shared_path("golden", "gpen", "golden_small.safetensors")))
-    return data, {k[3:]: v for k, v in data.items() if k.startswith("sd.")}
-
-
-def _close(ours: torch.Tensor, ref: torch.Tensor, rel: float = 1e-5) -> float:
-    err = float((ours - ref).abs().max())
-    assert ours.shape == ref.shape and err <= rel * float(ref.abs().max()), err
-    return err
+    return golden("gpen")
 
 
 @pytest.mark.parametrize(("name", "config", "params"), [
@@ -56,7 +47,7 @@ def _close(ours: torch.Tensor, ref: torch.Tensor, rel: float = 1e-5) -> float:
     ("manifest_full_GPEN-BFR-256.json", CONFIG_256, 18_879_010),
 ])
 def test_released_keys_shapes_and_order_match_manifest(name, config, params):
-    manifest = _manifest(name)
+    manifest = golden_manifest("gpen", name)
     for key, value in manifest["config"].items():
         if key != "device":
             assert config[key] == value, key
@@ -77,8 +68,8 @@ def test_small_golden_forward():
     with torch.no_grad():
         image, latent = net(data["in.x"], return_latents=True)
         again, none = net(data["in.x"])
-    _close(image, data["out.image"])
-    _close(latent, data["out.latent"])
+    close(image, data["out.image"])
+    close(latent, data["out.latent"])
     assert none is None and torch.equal(again, image)  # deterministic: no noise is drawn
 
 
@@ -86,28 +77,11 @@ def test_small_golden_forward():
 @pytest.mark.skipif(os.environ.get("FRBENCH_SLOW_TESTS") != "1",
                     reason="GPEN-BFR-512 full-size golden forward takes ~45 s on 2 cores; set FRBENCH_SLOW_TESTS=1")
 def test_full_synthetic_golden_forward():
-    from safetensors.torch import load_file
-
-    folder = shared_path("golden", "gpen")
-    data = load_file(str(folder / "golden_full_synthetic.safetensors"))
-    params = json.loads((folder / "config_full_synthetic.json").read_text())["synthetic_params"]
-    with torch.device("meta"):
-        net = FullGenerator(**RELEASED_CONFIG)
-    state = {}
-    for key, t in net.state_dict().items():
-        if "sd." + key in data:
-            state[key] = data["sd." + key]
-            continue
-        mean, std = params[key]
-        z = np.random.RandomState(zlib.crc32(key.encode())).standard_normal(t.numel())
-        state[key] = torch.from_numpy((mean + std * z).astype(np.float32).reshape(t.shape))
-    net = net.to_empty(device="cpu")
-    load_gpen_weights(net, state)
-    x = (data["in.x_u8"].to(torch.float32) / 255.0 - 0.5) / 0.5
+    net, data, x = full_synthetic("gpen", lambda: FullGenerator(**RELEASED_CONFIG), load_gpen_weights)
     with torch.no_grad():
         image, latent = net.eval()(x, return_latents=True)
-    _close(image, data["out.image"])
-    _close(latent, data["out.latent"])
+    close(image, data["out.image"])
+    close(latent, data["out.latent"])
 
 
 def test_loader_reports_missing_unexpected_and_shape_errors():
@@ -128,8 +102,6 @@ def test_loader_reports_missing_unexpected_and_shape_errors():
 
 
 def test_checkpoint_files_and_missing_asset(tmp_path, monkeypatch):
-    from safetensors.torch import save_file
-
     from bench.assets import AssetUnavailableError
 
     _, state = _golden_small()
@@ -137,12 +109,9 @@ def test_checkpoint_files_and_missing_asset(tmp_path, monkeypatch):
     torch.save(state, bare)
     g_ema = tmp_path / "train.pth"
     torch.save({"g_ema": state, "d": {}}, g_ema)
-    flat = tmp_path / "gpen.safetensors"
-    save_file({k: v.contiguous() for k, v in state.items()}, str(flat))
+    flat = save_flat_safetensors(tmp_path / "gpen.safetensors", state)
     for path in (bare, g_ema, flat):
-        net, info = load_gpen(path, GOLDEN_SMALL)
-        assert info["weights"] == str(path)
-        assert all(torch.equal(net.state_dict()[k], v) for k, v in state.items())
+        assert_loaded(*load_gpen(path, GOLDEN_SMALL), path, state)
     monkeypatch.setenv("FRBENCH_OFFLINE", "1")
     for model in ("512", "256"):
         with pytest.raises(AssetUnavailableError):
@@ -159,7 +128,7 @@ def test_method_matches_golden_end_to_end(tmp_path):
     lq = data["in.x"] * 0.5 + 0.5  # already 64 px: no resize, no 8-bit rounding
     ref = (data["out.image"] * 0.5 + 0.5).clamp(0, 1)
     exact = GPENMethod(weights=path, config=GOLDEN_SMALL, truncate_output=False)
-    _close(exact.restore(lq), ref)
+    close(exact.restore(lq), ref)
     method = GPENMethod(weights=path, config=GOLDEN_SMALL)
     out = method.restore(lq)
     assert float((out - torch.floor(ref * 255) / 255).abs().max()) <= 1 / 255 + 1e-6
@@ -170,32 +139,11 @@ def test_method_matches_golden_end_to_end(tmp_path):
 
 
 def test_method_resizing_range_and_determinism():
-    method = GPENMethod(weights="random", config=SMALL, seed=3)
-    lq = torch.rand(3, 3, 24, 20, generator=torch.Generator().manual_seed(0))
-    out = method.restore(lq, out_size=(100, 90))
-    assert out.shape == (3, 3, 100, 90) and out.dtype == torch.float32
-    assert float(out.min()) >= 0.0 and float(out.max()) <= 1.0
-    again = GPENMethod(weights="random", config=SMALL, seed=3).restore(lq, out_size=(100, 90))
-    assert torch.equal(out, again)
-    single = method.restore(lq[1:2], out_size=(100, 90))
-    assert torch.allclose(single, out[1:2], atol=1e-5)
+    method, lq, _ = check_restore_contract(lambda: GPENMethod(weights="random", config=SMALL, seed=3))
     assert method.restore(lq).shape == (3, 3, 64, 64)
     assert GPENMethod(weights="random", config=SMALL, model=256).name == "gpen-256"
 
 
 def test_registered_method_runs_through_the_harness(tmp_path, utkface_dir):
     """`bench run --method gpen -M ...` path: registry + options, 8 real UTKFace faces, rows stored."""
-    from bench.api import run
-    from bench.registries import METHODS
-    from bench.store import ResultStore
-
-    assert "gpen" in METHODS
-    store = tmp_path / "store.sqlite"
-    summary = run(method="gpen", dataset="utkface", root=utkface_dir, degradation="x8", limit=8,
-                  metrics="psnr,ssim", store=store, out=tmp_path / "out", batch_size=4,
-                  method_options={"weights": "random", "config": SMALL}, progress=False)
-    assert summary.n_failed == 0 and summary.n_ok == 8, summary.errors
-    assert summary.metric_means["psnr"]["n"] == 8 and np.isfinite(summary.metric_means["psnr"]["mean"])
-    with ResultStore(store) as db:
-        rows = db.scores(summary.run_id)
-    assert len(rows) == 16 and all(error is None and np.isfinite(value) for *_, value, error in rows)
+    check_harness_run(tmp_path, utkface_dir, "gpen", {"weights": "random", "config": SMALL})

@@ -1,0 +1,151 @@
+"""The ``debiasfr`` method: attribute sources, user weights, seeded noise, loading, harness runs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from bench.types import Attributes
+from reference_models.debiasfr.method import (
+    PRESETS,
+    DebiasFRMethod,
+    parse_attribute_weights,
+)
+
+SMALL = {"out_size": 32, "num_style_feat": 32, "channel_multiplier": 1, "narrow": 0.0625, "num_mlp": 1}
+
+
+def _method(**kw):
+    """A seeded random network whose noise strengths are non-zero (they are zero-initialised in StyleGAN2)."""
+    m = DebiasFRMethod(weights="random", config=SMALL, **kw)
+    with torch.no_grad():
+        for conv in [m.net.stylegan_decoder.style_conv1, *m.net.stylegan_decoder.style_convs]:
+            conv.weight.fill_(0.3)
+    return m
+
+
+def _lq(n=3, seed=0, size=12):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, 3, size, size, generator=g)
+
+
+def test_user_weights_grammar():
+    w = parse_attribute_weights("age=30-39:0.7,40-49:0.3;gender=female")
+    assert w["age"].tolist() == [0, 0, 0, 0, 0, 0, 0.7, 0.3, 0, 0] and w["gender"].tolist() == [1, 0]
+    w = parse_attribute_weights("age=35y ; gender=m:0.25,f:0.75")
+    assert w["age"][6] == 1 and w["gender"].tolist() == [0.75, 0.25]
+    assert parse_attribute_weights("age=bin0")["age"][0] == 1
+    assert parse_attribute_weights("age=72")["age"][9] == 1              # bare number = years
+    for bad, msg in [("age=old", "unknown age"), ("hair=long", "unknown attribute"), ("age=30-39:x", "not a number"),
+                     ("gender=other", "unknown gender"), ("", "nothing given"), ("age=1;age=2", "given twice")]:
+        with pytest.raises(ValueError, match=msg):
+            parse_attribute_weights(bad)
+
+
+def test_seeded_noise_reproduces_and_does_not_depend_on_batching():
+    m = _method()
+    lq = _lq()
+    a = m.restore(lq, out_size=(40, 40))
+    b = m.restore(lq, out_size=(40, 40))
+    assert torch.equal(a, b)
+    singles = torch.cat([m.restore(lq[i:i + 1], out_size=(40, 40)) for i in range(len(lq))])
+    assert torch.allclose(a, singles, atol=1e-4)   # batched vs single conv rounding only
+    assert a.shape == (3, 3, 40, 40) and float(a.min()) >= 0 and float(a.max()) <= 1
+    other_seed = _method(seed=1)           # same random network (built from the same torch seed)...
+    other_seed.net.load_state_dict(m.net.state_dict())
+    other_seed.seed = 5                    # ...but another noise seed
+    assert not torch.equal(other_seed.restore(lq, out_size=(40, 40)), a)
+
+
+def test_noise_modes():
+    lq = _lq(2)
+    zero = _method(noise="zero")
+    assert torch.equal(zero.restore(lq), zero.restore(lq))
+    rnd = _method(noise="random")
+    assert not torch.equal(rnd.restore(lq), rnd.restore(lq))
+    with pytest.raises(ValueError, match="noise must be one of"):
+        _method(noise="sometimes")
+
+
+def test_attribute_sources():
+    lq = _lq(2)
+    x01 = torch.rand(2, 3, 32, 32)
+    none = _method(attributes="none")
+    a, g = none.attribute_vectors(x01, None)
+    assert not a.any() and not g.any()
+    pred = _method(attributes="predicted")
+    a, g = pred.attribute_vectors(x01, None)
+    assert (a.sum(1) == 1).all() and (g.sum(1) == 1).all() and set(a.unique().tolist()) <= {0.0, 1.0}
+    top2 = _method(attributes="top2")
+    a, g = top2.attribute_vectors(x01, None)
+    assert torch.allclose(a.sum(1), torch.ones(2)) and ((a > 0).sum(1) == 2).all()
+    labels = _method(attributes="labels")
+    a, g = labels.attribute_vectors(x01, [Attributes(age=45, gender=0), Attributes(age=None, gender=1)])
+    assert a[0].argmax() == 7 and a[0].sum() == 1 and g[0].tolist() == [1, 0] and g[1].tolist() == [0, 1]
+    assert labels.label_fallbacks == 1          # the second face has no age label: predicted instead
+    user = _method(attributes="age=70-120;gender=female")
+    a, g = user.attribute_vectors(x01, None)
+    assert a[:, 9].tolist() == [1, 1] and g[:, 0].tolist() == [1, 1]
+    assert labels.restore(lq, attributes=[Attributes(age=45, gender=0)] * 2).shape == (2, 3, 32, 32)
+
+
+def test_age_weights_steer_the_output_linearly_in_latent_space():
+    m = _method(noise="zero")
+    lq = _lq(1)
+    young = m.restore(lq, age=torch.eye(10)[1], gender=torch.tensor([1.0, 0.0]))
+    old = m.restore(lq, age=torch.eye(10)[9], gender=torch.tensor([1.0, 0.0]))
+    assert float((young - old).abs().max()) > 1e-4
+    x = torch.rand(1, 3, 32, 32) * 2 - 1
+    g = torch.tensor([[1.0, 0.0]])
+    mix = 0.3 * torch.eye(10)[1] + 0.7 * torch.eye(10)[9]
+    lat = lambda age: m.net.latent(x, age[None], g)          # noqa: E731
+    assert torch.allclose(lat(mix), 0.3 * lat(torch.eye(10)[1]) + 0.7 * lat(torch.eye(10)[9]), atol=1e-4)
+
+
+def test_missing_official_weights_give_a_clear_error(monkeypatch):
+    monkeypatch.setenv("FRBENCH_OFFLINE", "1")
+    with pytest.raises(Exception, match="debiasfr_v1"):
+        DebiasFRMethod(preset="official")
+    with pytest.raises(FileNotFoundError, match="do not exist"):
+        DebiasFRMethod(weights="/nonexistent/DebiasFR_v1.pth")
+    with pytest.raises(ValueError, match="unknown DebiasFR preset"):
+        DebiasFRMethod(preset="large")
+
+
+def test_official_layout_checkpoint_with_wrong_keys_is_refused(tmp_path):
+    from reference_models.debiasfr import DBFR
+    from reference_models.state_dict import StateDictMismatchError
+
+    net = DBFR(**{**SMALL, "input_is_latent": True, "different_w": True, "fix_decoder": False})
+    state = net.state_dict()
+    state.pop(next(k for k in state if k.startswith("final_conv")))
+    state["extra.weight"] = torch.zeros(1)
+    path = tmp_path / "DebiasFR_v1.pth"
+    torch.save({"params_ema": state}, path)
+    with pytest.raises(StateDictMismatchError, match="extra.weight"):
+        DebiasFRMethod(weights=str(path), config=SMALL)
+
+
+def test_shipped_preset_runs_the_readme_main_job(tmp_path):
+    if not PRESETS["small"].is_file():
+        pytest.fail(f"the shipped preset {PRESETS['small']} is missing")
+    from bench.api import run
+
+    summary = run(method="debiasfr", dataset="synthetic", dataset_options={"n": 4}, limit=4,
+                  store=tmp_path / "s.sqlite", progress=False)
+    assert summary.n_ok == 4 and summary.n_failed == 0
+    m = DebiasFRMethod()
+    info = m.describe()
+    assert "not the released" in info["label"] and info["training"]["dataset"]["name"] == "synthetic"
+
+
+def test_harness_on_real_faces_with_labels_and_user_weights(utkface_dir, tmp_path):
+    from bench.api import run
+
+    root = utkface_dir.parent
+    common = dict(dataset="utkface", root=str(root), limit=4, degradation="x16", metrics="psnr,ssim",
+                  store=tmp_path / "s.sqlite", progress=False)
+    for attrs in ("labels", "age=20-29;gender=female"):
+        s = run(method="debiasfr", method_options={"weights": "random", "config": SMALL, "attributes": attrs}, **common)
+        assert s.n_ok == 4 and s.n_failed == 0
+        assert np.isfinite(s.metric_means["psnr"]["mean"]) if isinstance(s.metric_means["psnr"], dict) else True
