@@ -12,20 +12,25 @@ from typing import Mapping
 import numpy as np
 import torch
 
-_MASK = np.uint64(0xFFFFFFFF)
+def hash_uniform(key: str, n: int, chunk: int = 1 << 18) -> np.ndarray:
+    """``n`` values in [0, 1) from the hash of ``key`` and the element index (float64).
 
-
-def hash_uniform(key: str, n: int) -> np.ndarray:
-    """``n`` values in [0, 1) from the hash of ``key`` and the element index (float64)."""
-    i = np.arange(n, dtype=np.uint64)
-    s = np.uint64(zlib.crc32(key.encode()) & 0xFFFFFFFF)
-    x = (i * np.uint64(0x9E3779B1) + s * np.uint64(0x85EBCA77) + np.uint64(0x165667B1)) & _MASK
-    x ^= x >> np.uint64(15)
-    x = (x * np.uint64(0x2C1B3C6D)) & _MASK
-    x ^= x >> np.uint64(12)
-    x = (x * np.uint64(0x297A2D39)) & _MASK
-    x ^= x >> np.uint64(15)
-    return (x >> np.uint64(8)).astype(np.float64) / 2 ** 24
+    The recipe is arithmetic modulo 2**32, so it is computed in ``uint32`` chunks (wrap-around is the
+    modulo): bit-identical to a uint64-and-mask transcription, and fast for 100 M+ values.
+    """
+    base = np.uint32((zlib.crc32(key.encode()) * 0x85EBCA77 + 0x165667B1) & 0xFFFFFFFF)
+    out = np.empty(n, np.float64)
+    for start in range(0, n, chunk):
+        x = np.arange(start, min(n, start + chunk), dtype=np.uint32)
+        x *= np.uint32(0x9E3779B1)
+        x += base
+        x ^= x >> np.uint32(15)
+        x *= np.uint32(0x2C1B3C6D)
+        x ^= x >> np.uint32(12)
+        x *= np.uint32(0x297A2D39)
+        x ^= x >> np.uint32(15)
+        out[start:start + len(x)] = (x >> np.uint32(8)).astype(np.float64) / 2 ** 24
+    return out
 
 
 def hashinit_state_dict(shapes: Mapping[str, tuple[tuple[int, ...], str]]) -> dict[str, torch.Tensor]:

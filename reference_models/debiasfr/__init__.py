@@ -3,6 +3,8 @@
 * :mod:`.generator` — ``DBFR`` restoration generator (U-Net encoder, attribute-conditioned W+ latent,
   bilinear StyleGAN2 decoder with gated fusion);
 * :mod:`.discriminator` — ``StyleGAN2DiscriminatorClean``.
+* :mod:`.clip_classifier` — the HQ attribute classifier ``Clip_classifier.pth`` (CLIP ViT-B/32 + MLP heads),
+  the frozen training critic (``critic.kind: clip``).
 
 The low-resolution attribute predictor lives in
 :mod:`reference_models.attribute_classifiers.dbfr_attribute_predictor`.

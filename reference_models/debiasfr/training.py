@@ -13,7 +13,7 @@ One iteration (``Seeyn/DebiasFR dbfr/models/dbfr_model.py@7016255`` L191-L334, s
 4. the G step is skipped when the loss is not finite (counted);
 5. D step: ``softplus(−D(y)) + softplus(D(ŷ))``; every ``r1_every`` iterations the lazy R1 term
    ``γ/2 · E‖∇D(y)‖² · r1_every``;
-6. EMA of the generator (``ema_decay`` per iteration).
+6. EMA of the generator (``ema_decay`` per iteration, warmed up: :func:`ema_decay_at`).
 
 Optimisers: Adam, G betas (0, 0.99); D learning rate and betas rescaled for lazy R1 (``·k/(k+1)``,
 ``β^(k/(k+1))``); multi-step learning-rate decay.  Determinism: every random draw of iteration ``i``
@@ -24,8 +24,10 @@ is the inference file (EMA generator + low-resolution predictor + record).
 
 What replaces the parts that are unreachable offline is explicit in the configuration and recorded in
 every file (:mod:`reference_models.debiasfr.config`): the perceptual network, the frozen attribute critic
-(a small CNN trained here on the HQ training faces) and the low-resolution predictor (a small CNN
-trained here on degraded training faces).  The evaluation classifier of the suite is a different network.
+(a small CNN trained here on the HQ training faces; ``critic.kind: clip`` uses the official frozen
+CLIP classifier instead, :mod:`reference_models.debiasfr.clip_classifier`, and fails clearly when its weights
+are missing) and the low-resolution predictor (a small CNN trained here on degraded training faces).
+The evaluation classifier of the suite is a different network.
 """
 from __future__ import annotations
 
@@ -120,6 +122,18 @@ def degrade_batch(hq01: torch.Tensor, deg: Mapping[str, Any], generator: torch.G
     return lq, params
 
 
+def ema_decay_at(decay: float, iteration: int) -> float:
+    """EMA decay at ``iteration``: ``min(decay, (1 + i) / (10 + i))``.
+
+    The released recipe uses a constant 0.5^(32/10000) over 600k iterations, where the initial weights are
+    forgotten long before anything is evaluated.  In a run of a few thousand iterations a constant decay
+    leaves the EMA an average over a fast-moving early trajectory (measured here: garbage images at
+    iteration 300 while the raw generator already restores faces), so the decay is warmed up as in the
+    common Polyak-averaging warm-up; it equals the constant once ``i >= (10·d − 1)/(1 − d)``.
+    """
+    return min(float(decay), (1.0 + iteration) / (10.0 + iteration))
+
+
 def one_hot(index: torch.Tensor, n: int) -> torch.Tensor:
     return F.one_hot(index.long(), n).float()
 
@@ -187,9 +201,47 @@ def train_auxiliary_classifier(faces: dict[str, Any], cfg: Mapping[str, Any], *,
 
 
 def critic_logits(model: torch.nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(age logits [B, 10], gender logits [B, 2])`` of a small CNN on ``images`` in [-1, 1]."""
+    """``(age logits [B, 10], gender logits [B, 2])`` of the critic / predictor on ``images`` in [-1, 1].
+
+    A small CNN takes the images as they are; the CLIP critic (:class:`~.clip_classifier.ClipCritic`,
+    ``critic.kind: clip``) resizes them itself with :func:`~.clip_classifier.clip_input` to 224 px.
+    """
+    from .clip_classifier import ClipCritic
+
+    if isinstance(model, ClipCritic):
+        return model(images)
     lb, lg, _ = model(images)
     return lb, lg
+
+
+def build_clip_critic(critic_cfg: Mapping[str, Any], log: Callable[[str], None] = _print,
+                      manager=None) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """The frozen official CLIP critic (``critic.kind: clip``) from ``critic.weights`` or the asset
+    ``debiasfr_clip_classifier``; raises (never substitutes another critic) when the file is not available."""
+    from bench.assets import AssetManager, AssetUnavailableError
+
+    from .clip_classifier import ASSET, ClipCritic, load_clip_classifier
+
+    how = (f"download Clip_classifier.pth (DebiasFR GitHub release v1) and pass critic.weights=/path/Clip_classifier.pth, "
+           f"or put it in the asset cache (bench assets fetch {ASSET}, or FRBENCH_ASSET_{ASSET.upper()}=/path); "
+           f"critic.kind=small-cnn trains a small CNN critic instead")
+    given = critic_cfg.get("weights")
+    if given:
+        path = Path(given)
+        if not path.is_file():
+            raise FileNotFoundError(f"critic.kind 'clip': critic.weights {path} does not exist ({how})")
+    else:
+        try:
+            path = (manager or AssetManager()).path(ASSET)
+        except AssetUnavailableError as exc:
+            raise AssetUnavailableError(f"critic.kind 'clip' needs the DebiasFR CLIP classifier (asset {ASSET!r}), "
+                                        f"which is not available. To provide it: {how}.\n{exc}", name=ASSET) from exc
+    critic = ClipCritic(load_clip_classifier(path))
+    log(f"critic: DebiasFR CLIP classifier loaded from {path}")
+    record = {"role": "frozen attribute critic", "arch": "DebiasFR CLIP classifier (CLIP ViT-B/32 + 8-layer MLP heads)",
+              "weights": str(path), "input": "clip_input: exact box resize to 224 px (official 512 px: nearest x7 + "
+              "AvgPool2d(16)), no CLIP normalisation", "label": "official Clip_classifier.pth (frozen)"}
+    return critic, record
 
 
 # ------------------------------------------------------------------------------------------- trainer
@@ -353,8 +405,8 @@ class DebiasFRTrainer:
         self.opt_d.step()
         logs["d"] = d_loss.item()
 
-        # EMA
-        decay = float(train["ema_decay"])
+        # EMA, with a warm-up: decay_i = min(ema_decay, (1 + i) / (10 + i))
+        decay = ema_decay_at(float(train["ema_decay"]), it)
         with torch.no_grad():
             ema = dict(self.g_ema.named_parameters())
             for name, p in self.g.named_parameters():
@@ -382,8 +434,12 @@ class DebiasFRTrainer:
         return {"frbench_debiasfr": json.dumps({"config": self.cfg, "record": self.record()}, default=str)}
 
     def save_checkpoint(self) -> Path:
+        from .clip_classifier import ClipCritic
+
+        # the CLIP critic is an external frozen file (152 M parameters): recorded by path, not copied
+        critic = {} if isinstance(self.critic, ClipCritic) else _prefixed("critic", self.critic.state_dict())
         tensors = {**_prefixed("g", self.g.state_dict()), **_prefixed("g_ema", self.g_ema.state_dict()),
-                   **_prefixed("d", self.d.state_dict()), **_prefixed("critic", self.critic.state_dict()),
+                   **_prefixed("d", self.d.state_dict()), **critic,
                    **_prefixed("lr_predictor", self.lr_predictor.state_dict()),
                    **_optimizer_tensors("opt_g", self.opt_g), **_optimizer_tensors("opt_d", self.opt_d)}
         meta = self._metadata()
@@ -484,6 +540,9 @@ def train_debiasfr(dataset, cfg: Mapping[str, Any], out_dir: str | Path, *, limi
 
     aux_models, aux_records = {}, {}
     for role, degraded in (("critic", False), ("lr_predictor", True)):
+        if role == "critic" and cfg["critic"].get("kind") == "clip":
+            aux_models[role], aux_records[role] = build_clip_critic(cfg["critic"], log=log)
+            continue
         path = out_dir / f"{role}.safetensors"
         given = cfg[role].get("weights")
         source = Path(given) if given else path

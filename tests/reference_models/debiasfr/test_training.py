@@ -137,3 +137,59 @@ def test_cli_trains_and_the_result_restores_through_the_harness(tmp_path):
                   degradation="x4", method_options={"weights": str(meta_file), "attributes": "labels"},
                   store=tmp_path / "s.sqlite", progress=False)
     assert summary.n_ok == 4 and summary.n_failed == 0, summary.errors
+
+
+def test_a_training_step_with_the_clip_critic(dataset, tmp_path, monkeypatch):
+    """``critic.kind: clip``: the frozen CLIP classifier (random weights here) judges the 32 px outputs
+    (resized by clip_input to 224), gradients reach the generator, and the 152 M critic weights are not
+    copied into the checkpoint."""
+    from safetensors.torch import load_file
+
+    from reference_models.debiasfr import clip_classifier as cc
+    from reference_models.debiasfr.training import build_clip_critic, critic_logits
+
+    torch.manual_seed(0)
+    classifier = cc.ClipAttributeClassifier().eval().requires_grad_(False)
+    cfg = _tiny_cfg(**{"critic.kind": "clip", "losses.pseudo_prob": 1.0, "train.batch_size": 2})
+    # through the API: DebiasFRTrainer with a ClipCritic
+    faces = load_training_faces(dataset, 32, log=_quiet)
+    from reference_models.attribute_classifiers.trained import SmallAttributeNet
+
+    critic = cc.ClipCritic(classifier)
+    trainer = DebiasFRTrainer(cfg, faces, tmp_path / "api", critic, SmallAttributeNet().eval(),
+                              {"critic": {"arch": "clip"}, "lr_predictor": {}}, {}, log=_quiet)
+    before = {k: v.clone() for k, v in trainer.g.state_dict().items()}
+    logs = trainer.step()
+    assert np.isfinite(logs["attribute"]) and np.isfinite(logs["pseudo_attribute"]) and logs["attribute"] > 0
+    assert any(not torch.equal(before[k], v) for k, v in trainer.g.state_dict().items())
+    age, gender = critic_logits(critic, torch.zeros(1, 3, 32, 32))
+    assert age.shape == (1, 10) and gender.shape == (1, 2)
+    # through train_debiasfr with critic.weights (loader stubbed: no 600 MB file in a test)
+    weights = tmp_path / "Clip_classifier.pth"
+    weights.write_bytes(b"stub")
+    seen = []
+    monkeypatch.setattr(cc, "load_clip_classifier", lambda path: seen.append(path) or classifier)
+    cfg = _tiny_cfg(**{"critic.kind": "clip", "critic.weights": str(weights), "train.batch_size": 2})
+    record = train_debiasfr(dataset, cfg, tmp_path / "run", iterations=1, progress=False, log=_quiet)
+    assert seen == [weights] and record["critic"]["weights"] == str(weights)
+    assert "CLIP" in record["critic"]["arch"] and np.isfinite(record["last_losses"]["attribute"])
+    assert not (tmp_path / "run" / "critic.safetensors").exists()
+    assert not any(k.startswith("critic.") for k in load_file(str(tmp_path / "run" / "checkpoint.safetensors")))
+    critic2, _ = build_clip_critic({"kind": "clip", "weights": str(weights)}, log=_quiet)
+    assert isinstance(critic2, cc.ClipCritic)
+
+
+def test_clip_critic_without_weights_fails_clearly(dataset, tmp_path, monkeypatch):
+    from bench.assets import AssetUnavailableError
+
+    monkeypatch.setenv("FRBENCH_OFFLINE", "1")
+    monkeypatch.setenv("FRBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.delenv("FRBENCH_ASSET_DEBIASFR_CLIP_CLASSIFIER", raising=False)
+    cfg = _tiny_cfg(**{"critic.kind": "clip"})
+    with pytest.raises(AssetUnavailableError, match="debiasfr_clip_classifier") as err:
+        train_debiasfr(dataset, cfg, tmp_path / "run", iterations=1, progress=False, log=_quiet)
+    assert "critic.weights=" in str(err.value) and "critic.kind=small-cnn" in str(err.value)
+    assert not (tmp_path / "run" / "checkpoint.safetensors").exists()
+    cfg = _tiny_cfg(**{"critic.kind": "clip", "critic.weights": str(tmp_path / "missing.pth")})
+    with pytest.raises(FileNotFoundError, match="missing.pth"):
+        train_debiasfr(dataset, cfg, tmp_path / "run2", iterations=1, progress=False, log=_quiet)
