@@ -66,18 +66,56 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                    help="dataset option, repeatable (e.g. -D split=test, -D n=256 for synthetic)")
     p.add_argument("--method-option", "-M", action="append", type=_key_value, default=[], metavar="KEY=VALUE",
                    help="method option, repeatable")
+    p.add_argument("--metric-option", "-X", action="append", type=_metric_key_value, default=[],
+                   metavar="METRIC.KEY=VALUE", help="metric option, repeatable (e.g. -X ifqa.weights=ifqa.pth)")
+    p.add_argument("--weights", default=None, metavar="PATH",
+                   help="checkpoint of the method (an official .pth or a suite-trained .safetensors; "
+                        "same as -M weights=PATH)")
+    p.add_argument("--attributes", default=None,
+                   help="attribute source of attribute-aware methods (debiasfr): predicted, top2, labels, none, or "
+                        "weights like 'age=30-39:0.7,40-49:0.3;gender=female' (same as -M attributes=...)")
+    p.add_argument("--executor", default=DEFAULTS["executor"], choices=["local", "ray"],
+                   help="where images are processed: this process, or Ray actors (pip install 'frbench[ray]'); "
+                        "the driver alone writes the store, so either resumes the other's runs")
+    p.add_argument("--address", default=DEFAULTS["ray_address"],
+                   help="--executor ray: 'auto' or HOST:PORT of an existing Ray cluster (`ray start --head`); "
+                        "default: start Ray on this machine")
+    p.add_argument("--ray-workers", type=int, default=DEFAULTS["ray_workers"], metavar="N",
+                   help="--executor ray: number of worker actors (default: one per free CPU, per GPU with "
+                        "--device cuda); --workers stays the decoding threads of each process")
+    p.add_argument("--shard-size", type=int, default=DEFAULTS["shard_size"], metavar="N",
+                   help=f"--executor ray: samples per task, rounded up to a multiple of --batch-size "
+                        f"(default {DEFAULTS['ray_shard_batches']} batches)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_cmd_run)
+
+
+def _metric_key_value(text: str) -> tuple[str, tuple[str, Any]]:
+    key, value = _key_value(text)
+    metric, dot, option = key.partition(".")
+    if not dot or not metric or not option:
+        raise argparse.ArgumentTypeError(f"expected METRIC.KEY=VALUE, got {text!r}")
+    return metric, (option, value)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .api import run
 
+    method_options = dict(args.method_option)
+    if args.weights is not None:
+        method_options["weights"] = args.weights
+    if args.attributes is not None:
+        method_options["attributes"] = args.attributes
+    metric_options: dict[str, dict[str, Any]] = {}
+    for metric, (option, value) in args.metric_option:
+        metric_options.setdefault(metric, {})[option] = value
     summary = run(method=args.method, dataset=args.dataset, root=args.root, metrics=args.metrics,
                   degradation=args.degradation, limit=args.limit, seed=args.seed, store=args.store, out=args.out,
                   batch_size=args.batch_size, save_images=args.save_images, device=args.device,
                   workers=args.workers, dataset_options=dict(args.dataset_option),
-                  method_options=dict(args.method_option), progress=not args.no_progress)
+                  method_options=method_options, metric_options=metric_options, progress=not args.no_progress,
+                  executor=args.executor, ray_address=args.address, ray_workers=args.ray_workers,
+                  shard_size=args.shard_size)
     print(summary.format())
     return 0
 
@@ -157,6 +195,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .train_cli import add_subparser as _add_train
 
     _add_train(sub)
+    __import__("bench.correlate_cli", fromlist=["add_subparser"]).add_subparser(sub)
     try:
         from .assets import cli as assets_cli
     except ImportError:  # pragma: no cover - the assets package is part of the distribution

@@ -15,10 +15,17 @@ A problem with one image (unreadable, truncated, empty, odd colour mode, too sma
 method failure) becomes a recorded error naming the file and the cause; the run goes on.  A run
 started again with the same identity skips the samples already complete, so an interrupted run
 resumes and ends with exactly the rows of an uninterrupted one.
+
+Steps 1-5 ("process a list of samples -> per-image rows + partial set-level states") are
+:class:`ShardProcessor`, shared by every executor (:mod:`bench.executors`): the local executor feeds it
+the pending samples and writes each batch as it comes; the Ray executor runs it on shards of the pending
+samples in remote actors.  Step 6 and the merge of the set-level states (``SetMetric.merge``) happen in
+the driver (:class:`Runner`) only, one transaction per batch (local) or per shard (Ray).
 """
 from __future__ import annotations
 
 import math
+import os
 import time
 import traceback
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -85,12 +92,16 @@ class RunSummary:
     dataset_issues: list[tuple[str, str]] = field(default_factory=list)
     #: leaderboard layout of each metric (which set-level keys are headline values)
     layouts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: where the images were processed ("local", or e.g. "ray: 2 workers, 6 shards of 16")
+    executor: str = "local"
 
     def format(self, max_errors: int = 10) -> str:
         label = f"{self.dataset} (SYNTHETIC faces)" if self.synthetic else self.dataset
         lines = [f"run {self.run_id}: method={self.method} dataset={label} protocol={self.protocol}",
                  f"  images: {self.n_planned} planned, {self.n_skipped} already done, {self.n_processed} processed now "
                  f"in {self.seconds:.1f} s; in store: {self.n_ok} ok, {self.n_failed} failed"]
+        if self.executor != "local":
+            lines.append(f"  executor: {self.executor}")
         for metric, stats in sorted(self.metric_means.items()):
             inf = f" (+{stats['n_infinite']} infinite)" if stats.get("n_infinite") else ""
             lines.append(f"  {metric:>12}: mean {stats['mean']:.4f} over {stats['n']} images{inf}")
@@ -222,48 +233,29 @@ def _short(exc: BaseException) -> str:
     return text.splitlines()[0][:500]
 
 
-class Runner:
-    """Runs one (method, dataset, degradation, metrics) configuration into a store.
+@dataclass
+class ShardResult:
+    """What processing a list of samples gives: per-image rows and the set-level partial states.
 
-    Parameters mirror ``bench run``; every default comes from :data:`bench.defaults.DEFAULTS`.
-    Plug-in objects may be passed instead of names (``method=MyMethod()``) for programmatic use.
+    ``set_states`` maps a set-level metric to (partial states, ids of the samples they cover); the
+    partial states are *not* merged with anything the store holds: the driver does that
+    (:meth:`Runner._advance_set_totals`) and writes the result.
     """
 
-    def __init__(self, method: Any = DEFAULTS["method"], dataset: Any = DEFAULTS["dataset"], *,
-                 root: str | Path | None = DEFAULTS["root"], metrics: str | Sequence[str] | None = None,
-                 degradation: str | Any = DEFAULTS["degradation"], limit: int | None = DEFAULTS["limit"],
-                 seed: int = DEFAULTS["seed"], store: str | Path = DEFAULTS["store"],
-                 out: str | Path = DEFAULTS["out"], batch_size: int = DEFAULTS["batch_size"],
-                 save_images: bool = DEFAULTS["save_images"], device: str = DEFAULTS["device"],
-                 workers: int = DEFAULTS["workers"], dataset_options: Mapping[str, Any] | None = None,
-                 method_options: Mapping[str, Any] | None = None, progress: bool = True) -> None:
-        self.dataset: Dataset = (_create(DATASETS, dataset, root=root, **dict(dataset_options or {}))
-                                 if isinstance(dataset, str) else dataset)
-        self.method = (_create(METHODS, method, device=device, **dict(method_options or {}))
-                       if isinstance(method, str) else method)
-        self.method_name = method if isinstance(method, str) else getattr(self.method, "name", type(self.method).__name__)
-        if not self.dataset.has_hq:
-            self.degradation = None  # captured LQ: nothing is synthesised
-        else:
-            self.degradation = DEGRADATIONS.create(degradation) if isinstance(degradation, str) else degradation
-        names = _parse_metric_names(metrics, self.dataset.has_hq)
-        self.metrics: dict[str, Any] = {}
-        for name in names:
-            metric = METRICS.create(name)
-            if metric.needs_reference and not self.dataset.has_hq:
-                raise ConfigurationError(
-                    f"metric '{name}' needs an HQ reference image, but dataset '{self.dataset.name}' has none "
-                    f"(captured LQ); use no-reference metrics for it")
-            self.metrics[name] = metric
-        if batch_size < 1:
-            raise ConfigurationError(f"batch size must be >= 1, got {batch_size}")
-        if limit is not None and limit < 0:
-            raise ConfigurationError(f"limit must be >= 0, got {limit}")
-        self.limit, self.seed, self.batch_size = limit, int(seed), int(batch_size)
-        self.store_path, self.out = Path(store), Path(out)
-        self.save_images, self.workers, self.progress = save_images, max(1, int(workers)), progress
+    records: list[SampleRecord]
+    set_states: dict[str, tuple[list[dict[str, np.ndarray]], list[str]]] = field(default_factory=dict)
 
-    # -- identity -------------------------------------------------------------------------------
+
+def _build_metrics(names: Sequence[str], metric_options: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    return {name: (_create(METRICS, name, **metric_options[name]) if name in metric_options else METRICS.create(name))
+            for name in names}
+
+
+class _MetricGroups:
+    """``per_image_metrics`` / ``set_metrics`` views of ``self.metrics`` (shared by the runner and the shard processor)."""
+
+    metrics: dict[str, Any]
+
     @property
     def per_image_metrics(self) -> dict[str, PerImageMetric]:
         return {n: m for n, m in self.metrics.items() if not isinstance(m, SetMetric)}
@@ -272,113 +264,70 @@ class Runner:
     def set_metrics(self) -> dict[str, SetMetric]:
         return {n: m for n, m in self.metrics.items() if isinstance(m, SetMetric)}
 
-    def protocol_name(self) -> str:
-        if not self.dataset.has_hq:
-            return "captured-lq"
-        return getattr(self.degradation, "name", type(self.degradation).__name__)
 
-    def identity(self) -> dict[str, Any]:
-        dataset = self.dataset.describe()
-        if dataset.get("root"):
-            dataset["root"] = str(Path(dataset["root"]).resolve())
-        describe = getattr(self.method, "describe", None)
-        degradation = getattr(self.degradation, "describe", None)
-        return {
-            "method": describe() if callable(describe) else {"name": self.method_name},
-            "dataset": dataset,
-            "protocol": self.protocol_name(),
-            "degradation": degradation() if callable(degradation) and self.dataset.has_hq else None,
-            "seed": self.seed,
-        }
+class ShardProcessor(_MetricGroups):
+    """Steps 1-5 of a run on a list of samples: decode, degrade, restore, quantise, score, set partials.
 
-    # -- the run --------------------------------------------------------------------------------
-    def run(self) -> RunSummary:
-        started = time.perf_counter()
-        samples = list(self.dataset.samples)
-        if self.limit is not None:
-            samples = samples[: self.limit]
-        per_image, set_level = list(self.per_image_metrics), list(self.set_metrics)
-        store = ResultStore(self.store_path)
-        try:
-            config = {"metrics": list(self.metrics), "limit": self.limit, "batch_size": self.batch_size,
-                      "save_images": self.save_images, "out": str(self.out)}
-            run_id = store.open_run(self.identity(), method=self.method_name, dataset=self.dataset.name,
-                                    protocol=self.protocol_name(), seed=self.seed,
-                                    synthetic=self.dataset.synthetic, config=config, n_planned=len(samples))
-            store.register_metrics(self._metric_infos())
-            done = store.completed(run_id, per_image, set_level)
-            todo: list[tuple[Sample, set[str]]] = []
-            for sample in samples:
-                missing = done.get(sample.id)
-                if missing is None:
-                    todo.append((sample, set(per_image) | set(set_level)))
-                elif missing:
-                    todo.append((sample, missing))
-            n_skipped = len(samples) - len(todo)
-            # running states of the set-level metrics, as stored by earlier (interrupted) passes
-            self._set_totals = {}
-            for name, metric in self.set_metrics.items():
-                stored = store.set_states(run_id, name)
-                self._set_totals[name] = metric.merge(stored) if stored else None
-            self._process(store, run_id, todo, n_skipped, len(samples))
-            set_results = self._finish_set_metrics(store, run_id)
-            store.finish_run(run_id)
-            n_ok = n_err = 0
-            for row in store.runs():
-                if row["run_id"] == run_id:
-                    n_ok, n_err = row["n_ok"], row["n_error"]
-            return RunSummary(
-                run_id=run_id, store=str(self.store_path), method=self.method_name, dataset=self.dataset.name,
-                protocol=self.protocol_name(), n_planned=len(samples), n_skipped=n_skipped, n_processed=len(todo),
-                n_ok=n_ok, n_failed=n_err, seconds=time.perf_counter() - started,
-                metric_means=store.metric_summary(run_id), set_results=set_results, errors=store.errors(run_id),
-                synthetic=self.dataset.synthetic,
-                dataset_issues=[(issue.path, issue.reason) for issue in self.dataset.issues],
-                layouts={name: _leaderboard_layout(metric) for name, metric in self.metrics.items()})
-        finally:
-            store.close()
+    Used by both executors (:mod:`bench.executors`): the local one iterates :meth:`batches` over all
+    pending samples, a Ray actor calls :meth:`process` on one shard.  It never touches the store.
+    """
 
-    def _metric_infos(self) -> list[dict[str, Any]]:
-        infos = []
-        for name, metric in self.metrics.items():
-            infos.append({"name": name, "higher_is_better": metric.higher_is_better,
-                          "unit": getattr(metric, "unit", ""), "set_level": isinstance(metric, SetMetric),
-                          "description": METRICS.describe(name), "layout": _leaderboard_layout(metric)})
-            for extra in metric_extra_outputs(metric):
-                infos.append({"name": f"{name}.{extra}", "higher_is_better": False, "unit": "",
-                              "set_level": False,
-                              "description": f"per-image extra output '{extra}' of {name} (see its documentation)"})
-        return infos
+    def __init__(self, *, method: Any, method_name: str, degradation: Any, metrics: Mapping[str, Any], seed: int,
+                 batch_size: int, workers: int, save_images: bool, image_folder: str | Path) -> None:
+        self.method, self.method_name, self.degradation = method, method_name, degradation
+        self.metrics = dict(metrics)
+        self.seed, self.batch_size, self.workers = int(seed), int(batch_size), max(1, int(workers))
+        self.save_images, self.image_folder = save_images, Path(image_folder)
 
-    def _batches(self, todo: Sequence[tuple[Sample, set[str]]]) -> Iterator[list[tuple[Sample, set[str]]]]:
-        for start in range(0, len(todo), self.batch_size):
-            yield list(todo[start:start + self.batch_size])
+    @classmethod
+    def from_spec(cls, spec: Mapping[str, Any]) -> "ShardProcessor":
+        """Build a processor from :meth:`Runner.worker_spec` (in a remote worker: loads the method and
+        metrics there, once)."""
+        method = spec["method"]
+        if isinstance(method, str):
+            method = _create(METHODS, method, device=spec["device"], **dict(spec.get("method_options") or {}))
+        degradation = spec["degradation"]
+        if isinstance(degradation, str):
+            degradation = DEGRADATIONS.create(degradation)
+        return cls(method=method, method_name=spec["method_name"], degradation=degradation,
+                   metrics=_build_metrics(spec["metrics"], spec.get("metric_options") or {}), seed=spec["seed"],
+                   batch_size=spec["batch_size"], workers=spec["workers"], save_images=spec["save_images"],
+                   image_folder=spec["image_folder"])
 
-    def _process(self, store: ResultStore, run_id: str, todo: Sequence[tuple[Sample, set[str]]],
-                 n_skipped: int, n_total: int) -> None:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n_total, initial=n_skipped, unit="img", disable=not self.progress,
-                   desc=f"{self.method_name} on {self.dataset.name}", dynamic_ncols=True)
+    # -- entry points ---------------------------------------------------------------------------
+    def batches(self, todo: Sequence[tuple[Sample, set[str]]]) -> Iterator[ShardResult]:
+        """One :class:`ShardResult` per batch of ``batch_size`` consecutive samples of ``todo``; the next
+        batch is decoded in the thread pool while one is restored and scored."""
+        chunks = [list(todo[start:start + self.batch_size]) for start in range(0, len(todo), self.batch_size)]
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="frbench-decode") as pool:
-            batches = list(self._batches(todo))
 
             def submit(batch: list[tuple[Sample, set[str]]]) -> list[Future]:
                 return [pool.submit(self._prepare_one, sample, missing) for sample, missing in batch]
 
-            pending = submit(batches[0]) if batches else []
-            for index in range(len(batches)):
+            pending = submit(chunks[0]) if chunks else []
+            for index in range(len(chunks)):
                 items = [future.result() for future in pending]
                 # decode the next batch while this one is restored and scored
-                pending = submit(batches[index + 1]) if index + 1 < len(batches) else []
+                pending = submit(chunks[index + 1]) if index + 1 < len(chunks) else []
                 self._restore_and_score(items)
-                set_states = self._set_states(items)
-                store.write_batch(run_id, [it.record for it in items], set_states)
-                bar.update(len(items))
-                failed = sum(1 for it in items if it.record.status == "error")
-                if failed:
-                    bar.set_postfix(failed=failed, refresh=False)
-        bar.close()
+                yield ShardResult(records=[it.record for it in items], set_states=self._set_partials(items))
+
+    def process(self, todo: Sequence[tuple[Sample, set[str]]]) -> ShardResult:
+        """All of ``todo`` (one shard) in one result: the rows, and per set-level metric ONE state merged
+        (``SetMetric.merge``) over the shard's batches.  Batches are cut exactly as :meth:`batches` cuts
+        them, so a shard starting at a multiple of ``batch_size`` sees the batches of a local run."""
+        records: list[SampleRecord] = []
+        partials: dict[str, list[dict[str, np.ndarray]]] = {}
+        members: dict[str, list[str]] = {}
+        for result in self.batches(todo):
+            records.extend(result.records)
+            for name, (states, ids) in result.set_states.items():
+                partials.setdefault(name, []).extend(states)
+                members.setdefault(name, []).extend(ids)
+        set_metrics = self.set_metrics
+        return ShardResult(records=records,
+                           set_states={name: ([set_metrics[name].merge(states)], members[name])
+                                       for name, states in partials.items()})
 
     # -- stage 1: decode and degrade (runs in worker threads) -----------------------------------
     def _prepare_one(self, sample: Sample, missing: set[str]) -> _Item:
@@ -409,8 +358,6 @@ class Runner:
 
     # -- stage 2 and 3: restore, quantise, score ------------------------------------------------
     def _restore_and_score(self, items: list[_Item]) -> None:
-        import torch
-
         groups: dict[tuple, list[_Item]] = {}
         for item in items:
             if item.record.status == "ok":
@@ -468,10 +415,9 @@ class Runner:
                     except Exception as exc_one:
                         group[i].record.score_errors[name] = f"{group[i].record.source}: {_short(exc_one)}"
 
-    def _set_states(self, items: list[_Item]) -> dict[str, tuple[dict[str, np.ndarray], list[str]]]:
-        import torch
-
-        states: dict[str, tuple[dict[str, np.ndarray], list[str]]] = {}
+    def _set_partials(self, items: list[_Item]) -> dict[str, tuple[list[dict[str, np.ndarray]], list[str]]]:
+        """Per set-level metric: the partial states of this batch (one per shape group) and the ids covered."""
+        states: dict[str, tuple[list[dict[str, np.ndarray]], list[str]]] = {}
         for name, metric in self.set_metrics.items():
             members = [it for it in items if it.record.status == "ok" and name in it.missing and it.restored is not None]
             if not members:
@@ -485,21 +431,219 @@ class Runner:
                 restored = _image_to_uint8_tensor([it.restored for it in group])
                 reference = _image_to_uint8_tensor([it.hq for it in group]) if group[0].hq is not None else None
                 partials.append(metric.partial(restored, reference, [it.sample for it in group]))
-            previous = self._set_totals.get(name)
-            total = metric.merge(partials if previous is None else [previous, *partials])
-            self._set_totals[name] = total
-            states[name] = (total, [it.sample.id for it in members])
+            states[name] = (partials, [it.sample.id for it in members])
         return states
 
     def _save(self, group: list[_Item]) -> None:
-        folder = self.out / "restored" / f"{self.dataset.name}-{self.protocol_name()}-{self.method_name}-seed{self.seed}"
         for it in group:
-            path = folder / f"{it.sample.id}.png"
+            path = self.image_folder / f"{it.sample.id}.png"
             try:
                 write_png(path, it.restored)
                 it.record.restored_path = str(path)
             except OSError as exc:
                 it.record.score_errors["save"] = f"{path}: cannot save restored image: {_short(exc)}"
+
+
+class Runner(_MetricGroups):
+    """Runs one (method, dataset, degradation, metrics) configuration into a store.
+
+    Parameters mirror ``bench run``; every default comes from :data:`bench.defaults.DEFAULTS`.
+    Plug-in objects may be passed instead of names (``method=MyMethod()``) for programmatic use.
+    ``executor``: ``"local"`` (this process), ``"ray"`` (Ray actors, ``ray_address`` / ``ray_workers`` /
+    ``shard_size``) or an executor object of :mod:`bench.executors`.  The executor changes only where
+    samples are processed: the driver alone writes the store, so both resume each other's runs.
+    """
+
+    def __init__(self, method: Any = DEFAULTS["method"], dataset: Any = DEFAULTS["dataset"], *,
+                 root: str | Path | None = DEFAULTS["root"], metrics: str | Sequence[str] | None = None,
+                 degradation: str | Any = DEFAULTS["degradation"], limit: int | None = DEFAULTS["limit"],
+                 seed: int = DEFAULTS["seed"], store: str | Path = DEFAULTS["store"],
+                 out: str | Path = DEFAULTS["out"], batch_size: int = DEFAULTS["batch_size"],
+                 save_images: bool = DEFAULTS["save_images"], device: str = DEFAULTS["device"],
+                 workers: int = DEFAULTS["workers"], dataset_options: Mapping[str, Any] | None = None,
+                 method_options: Mapping[str, Any] | None = None,
+                 metric_options: Mapping[str, Mapping[str, Any]] | None = None, progress: bool = True,
+                 executor: Any = DEFAULTS["executor"], ray_address: str | None = DEFAULTS["ray_address"],
+                 ray_workers: int | None = DEFAULTS["ray_workers"], shard_size: int | None = DEFAULTS["shard_size"]) -> None:
+        self.dataset: Dataset = (_create(DATASETS, dataset, root=root, **dict(dataset_options or {}))
+                                 if isinstance(dataset, str) else dataset)
+        self.method = (_create(METHODS, method, device=device, **dict(method_options or {}))
+                       if isinstance(method, str) else method)
+        # the method's own name tells its options apart (codeformer-w0.7, debiasfr[labels]); else the registered one
+        self.method_name = getattr(self.method, "name", None) or (method if isinstance(method, str)
+                                                                  else type(self.method).__name__)
+        if not self.dataset.has_hq:
+            self.degradation = None  # captured LQ: nothing is synthesised
+        else:
+            self.degradation = DEGRADATIONS.create(degradation) if isinstance(degradation, str) else degradation
+        names = _parse_metric_names(metrics, self.dataset.has_hq)
+        self.metric_options = {k: dict(v) for k, v in (metric_options or {}).items() if v}
+        unused = sorted(set(self.metric_options) - set(names))
+        if unused:
+            raise ConfigurationError(f"options given for metric(s) {', '.join(unused)} that the run does not compute "
+                                     f"(metrics: {', '.join(names) or 'none'})")
+        self.metrics: dict[str, Any] = {}
+        for name, metric in _build_metrics(names, self.metric_options).items():
+            if metric.needs_reference and not self.dataset.has_hq:
+                raise ConfigurationError(
+                    f"metric '{name}' needs an HQ reference image, but dataset '{self.dataset.name}' has none "
+                    f"(captured LQ); use no-reference metrics for it")
+            self.metrics[name] = metric
+        if batch_size < 1:
+            raise ConfigurationError(f"batch size must be >= 1, got {batch_size}")
+        if limit is not None and limit < 0:
+            raise ConfigurationError(f"limit must be >= 0, got {limit}")
+        self.limit, self.seed, self.batch_size = limit, int(seed), int(batch_size)
+        self.store_path, self.out = Path(store), Path(out)
+        self.save_images, self.workers, self.progress = save_images, max(1, int(workers)), progress
+        # how a remote worker rebuilds the processor: names are loaded there (weights, device), objects shipped
+        self._spec_args = {"method": method if isinstance(method, str) else self.method,
+                           "method_options": dict(method_options or {}), "device": device,
+                           "degradation": (None if self.degradation is None else
+                                           degradation if isinstance(degradation, str) else self.degradation)}
+        self.processor = ShardProcessor(method=self.method, method_name=self.method_name, degradation=self.degradation,
+                                        metrics=self.metrics, seed=self.seed, batch_size=self.batch_size,
+                                        workers=self.workers, save_images=self.save_images,
+                                        image_folder=self._image_folder())
+        from .executors import make_executor
+
+        self.executor = make_executor(executor, address=ray_address, workers=ray_workers, shard_size=shard_size,
+                                      device=device)
+
+    def _image_folder(self) -> Path:
+        return self.out / "restored" / f"{self.dataset.name}-{self.protocol_name()}-{self.method_name}-seed{self.seed}"
+
+    def worker_spec(self) -> dict[str, Any]:
+        """Everything a remote worker needs to build the same :class:`ShardProcessor` (picklable)."""
+        return {**self._spec_args, "method_name": self.method_name, "metrics": list(self.metrics),
+                "metric_options": self.metric_options, "seed": self.seed, "batch_size": self.batch_size,
+                "workers": self.workers, "save_images": self.save_images,
+                "image_folder": str(self._image_folder().resolve()), "cwd": os.getcwd()}
+
+    # -- identity -------------------------------------------------------------------------------
+    def protocol_name(self) -> str:
+        if not self.dataset.has_hq:
+            return "captured-lq"
+        return getattr(self.degradation, "name", type(self.degradation).__name__)
+
+    def identity(self) -> dict[str, Any]:
+        dataset = self.dataset.describe()
+        if dataset.get("root"):
+            dataset["root"] = str(Path(dataset["root"]).resolve())
+        describe = getattr(self.method, "describe", None)
+        degradation = getattr(self.degradation, "describe", None)
+        return {
+            "method": describe() if callable(describe) else {"name": self.method_name},
+            "dataset": dataset,
+            "protocol": self.protocol_name(),
+            "degradation": degradation() if callable(degradation) and self.dataset.has_hq else None,
+            "seed": self.seed,
+            **({"metric_options": self.metric_options} if self.metric_options else {}),
+        }
+
+    # -- the run --------------------------------------------------------------------------------
+    def run(self) -> RunSummary:
+        started = time.perf_counter()
+        samples = list(self.dataset.samples)
+        if self.limit is not None:
+            samples = samples[: self.limit]
+        per_image, set_level = list(self.per_image_metrics), list(self.set_metrics)
+        store = ResultStore(self.store_path)
+        try:
+            config = {"metrics": list(self.metrics), "limit": self.limit, "batch_size": self.batch_size,
+                      "save_images": self.save_images, "out": str(self.out), "executor": self.executor.describe()}
+            run_id = store.open_run(self.identity(), method=self.method_name, dataset=self.dataset.name,
+                                    protocol=self.protocol_name(), seed=self.seed,
+                                    synthetic=self.dataset.synthetic, config=config, n_planned=len(samples))
+            store.register_metrics(self._metric_infos())
+            done = store.completed(run_id, per_image, set_level)
+            todo: list[tuple[Sample, set[str]]] = []
+            for sample in samples:
+                missing = done.get(sample.id)
+                if missing is None:
+                    todo.append((sample, set(per_image) | set(set_level)))
+                elif missing:
+                    todo.append((sample, missing))
+            n_skipped = len(samples) - len(todo)
+            # running states of the set-level metrics, as stored by earlier (interrupted) passes
+            self._set_totals = {}
+            for name, metric in self.set_metrics.items():
+                stored = store.set_states(run_id, name)
+                self._set_totals[name] = metric.merge(stored) if stored else None
+            self._process(store, run_id, todo, n_skipped, len(samples))
+            set_results = self._finish_set_metrics(store, run_id)
+            store.finish_run(run_id)
+            n_ok = n_err = 0
+            for row in store.runs():
+                if row["run_id"] == run_id:
+                    n_ok, n_err = row["n_ok"], row["n_error"]
+            return RunSummary(
+                run_id=run_id, store=str(self.store_path), method=self.method_name, dataset=self.dataset.name,
+                protocol=self.protocol_name(), n_planned=len(samples), n_skipped=n_skipped, n_processed=len(todo),
+                n_ok=n_ok, n_failed=n_err, seconds=time.perf_counter() - started,
+                metric_means=store.metric_summary(run_id), set_results=set_results, errors=store.errors(run_id),
+                synthetic=self.dataset.synthetic,
+                dataset_issues=[(issue.path, issue.reason) for issue in self.dataset.issues],
+                layouts={name: _leaderboard_layout(metric) for name, metric in self.metrics.items()},
+                executor=self._executor_note())
+        finally:
+            store.close()
+
+    def _executor_note(self) -> str:
+        log = getattr(self.executor, "log", None)
+        if self.executor.describe().get("name") == "local" or log is None or not log.shards:
+            return self.executor.describe().get("name", "local")
+        size = log.shards[0][2] - log.shards[0][1]
+        note = (f"ray: {log.workers} worker(s), {len(log.shards)} shard(s) of {size}, "
+                f"startup {log.startup_seconds:.1f} s, processing {log.process_seconds:.1f} s")
+        return note + (f", {len(log.resubmitted)} shard(s) resubmitted" if log.resubmitted else "")
+
+    def _metric_infos(self) -> list[dict[str, Any]]:
+        infos = []
+        for name, metric in self.metrics.items():
+            infos.append({"name": name, "higher_is_better": metric.higher_is_better,
+                          "unit": getattr(metric, "unit", ""), "set_level": isinstance(metric, SetMetric),
+                          "description": METRICS.describe(name), "layout": _leaderboard_layout(metric)})
+            for extra in metric_extra_outputs(metric):
+                infos.append({"name": f"{name}.{extra}", "higher_is_better": False, "unit": "",
+                              "set_level": False,
+                              "description": f"per-image extra output '{extra}' of {name} (see its documentation)"})
+        return infos
+
+    def _process(self, store: ResultStore, run_id: str, todo: Sequence[tuple[Sample, set[str]]],
+                 n_skipped: int, n_total: int) -> None:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n_total, initial=n_skipped, unit="img", disable=not self.progress,
+                   desc=f"{self.method_name} on {self.dataset.name}", dynamic_ncols=True)
+        failed = 0
+
+        def write(result: ShardResult) -> None:
+            """The driver's only write path: merge the result's set states into the running totals and
+            write its rows and those totals in ONE transaction."""
+            nonlocal failed
+            store.write_batch(run_id, result.records, self._advance_set_totals(result))
+            bar.update(len(result.records))
+            failed += sum(1 for r in result.records if r.status == "error")
+            if failed:
+                bar.set_postfix(failed=failed, refresh=False)
+
+        try:
+            self.executor.execute(self, todo, write)
+        finally:
+            bar.close()
+
+    def _advance_set_totals(self, result: ShardResult) -> dict[str, tuple[dict[str, np.ndarray], list[str]]]:
+        """Merge a result's partial states into the running totals (``SetMetric.merge``); return what
+        :meth:`ResultStore.write_batch` stores: (new running total, ids this result adds)."""
+        states: dict[str, tuple[dict[str, np.ndarray], list[str]]] = {}
+        for name, (partials, members) in result.set_states.items():
+            metric = self.set_metrics[name]
+            previous = self._set_totals.get(name)
+            total = metric.merge(partials if previous is None else [previous, *partials])
+            self._set_totals[name] = total
+            states[name] = (total, list(members))
+        return states
 
     # -- end of run -----------------------------------------------------------------------------
     def _finish_set_metrics(self, store: ResultStore, run_id: str) -> dict[str, dict[str, float | None]]:

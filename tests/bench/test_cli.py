@@ -64,3 +64,49 @@ def test_unknown_dataset_option_is_a_clear_error(capsys, tmp_path):
     assert code == 2
     err = capsys.readouterr().err
     assert "dataset 'synthetic' has no option 'nn'" in err and "Did you mean 'n'" in err
+
+
+def test_metric_options_reach_the_metric_and_the_run_identity(tmp_path, capsys):
+    store = str(tmp_path / "r.sqlite")
+    base = ["run", "--method", "bicubic", "--dataset", "synthetic", "-D", "n=4", "--metrics", "psnr",
+            "--store", store, "--no-progress"]
+    assert main(base) == 0
+    assert main(base + ["-X", "psnr.channel=y"]) == 0
+    from bench.store import ResultStore
+
+    with ResultStore(store) as s:
+        runs = s.runs()
+    assert len(runs) == 2           # different metric options = a different run, never mixed rows
+    means = [float(line.split("mean")[1].split()[0]) for line in capsys.readouterr().out.splitlines()
+             if line.strip().startswith("psnr:")]
+    assert len(means) == 2 and means[0] != means[1]
+
+
+def test_bad_metric_options_are_clear_errors(tmp_path, capsys):
+    store = str(tmp_path / "r.sqlite")
+    base = ["run", "--dataset", "synthetic", "-D", "n=2", "--metrics", "psnr", "--store", store, "--no-progress"]
+    assert main(base + ["-X", "psnr.chanel=y"]) == 2
+    assert "Did you mean 'channel'" in capsys.readouterr().err
+    assert main(base + ["-X", "ssim.channel=y"]) == 2
+    assert "does not compute" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(base + ["-X", "channel=y"])
+    assert "METRIC.KEY=VALUE" in capsys.readouterr().err
+
+
+def test_attributes_flag_is_the_debiasfr_attribute_option(tmp_path, capsys):
+    store = str(tmp_path / "r.sqlite")
+    base = ["run", "--method", "debiasfr", "-M", "weights=random", "-M",
+            "config={out_size: 32, num_style_feat: 32, channel_multiplier: 1, narrow: 0.0625, num_mlp: 1}",
+            "--dataset", "synthetic", "-D", "n=2", "--metrics", "psnr", "--store", store, "--no-progress"]
+    assert main(base + ["--attributes", "age=30-39:0.7,40-49:0.3;gender=female"]) == 0
+    assert main(base + ["--attributes", "age=ancient"]) == 2
+    assert "unknown age 'ancient'" in capsys.readouterr().err
+
+
+def test_weights_flag_is_the_method_weights_option(tmp_path, capsys):
+    store = str(tmp_path / "r.sqlite")
+    code = main(["run", "--method", "gfpgan", "--weights", str(tmp_path / "GFPGANv1.3.pth"), "--dataset", "synthetic",
+                 "-D", "n=2", "--metrics", "psnr", "--store", store, "--no-progress"])
+    assert code == 2
+    assert "GFPGANv1.3.pth does not exist" in capsys.readouterr().err

@@ -2,7 +2,6 @@
 an uninterrupted run: no row lost, none duplicated."""
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ import pytest
 
 from bench.api import run
 from bench.store import ResultStore
+from tests.bench.store_support import count_sample_rows
 
 LIMIT = 96
 
@@ -36,14 +36,7 @@ def _args(root, store):
             "--no-progress"]
 
 
-def _count(store):
-    if not store.exists():
-        return 0
-    try:
-        with sqlite3.connect(str(store), timeout=5) as conn:
-            return conn.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
-    except sqlite3.OperationalError:
-        return 0
+_count = count_sample_rows
 
 
 def _kill_after(root, store, at_least, cwd):
