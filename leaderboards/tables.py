@@ -45,6 +45,13 @@ def _setting_key(run: dict[str, Any]) -> str:
                       sort_keys=True)
 
 
+def _method_note(method: dict[str, Any]) -> str:
+    """What a reader must know about a method's weights: a "trained here" label or a random-weights warning."""
+    if not isinstance(method, dict):
+        return ""
+    return str(method.get("label") or method.get("warning") or "")
+
+
 def collect(store_path: str | Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
     """One row per run: setting columns, counts and one column per metric (per-image means, set values)."""
     with ResultStore(store_path) as store:
@@ -62,6 +69,7 @@ def collect(store_path: str | Path) -> tuple[pd.DataFrame, dict[str, dict[str, A
                 "protocol": run["protocol"],
                 "seed": run["seed"],
                 "method": run["method"],
+                "method_note": _method_note(run["identity"].get("method", {})),
                 "run_id": run["run_id"],
                 "status": run["status"],
                 "images": run["n_ok"],
@@ -136,8 +144,9 @@ def build_tables(store_path: str | Path) -> list[dict[str, Any]]:
         caption = (f"Dataset: {dataset}{opts}{root}; protocol: {first['protocol']}; seed {first['seed']}; "
                    f"images per method: {count}; failed images (all methods): {failed}.")
         table = group[["method", "images", "failed", *metrics, *[c for c in extra if c not in metrics]]]
+        notes = {m: n for m, n in zip(group["method"], group["method_note"]) if n}
         tables.append({"caption": caption, "frame": table.reset_index(drop=True), "metrics": metrics,
-                       "display": display, "info": info})
+                       "display": display, "info": info, "notes": notes})
     return tables
 
 
@@ -175,6 +184,8 @@ def to_markdown(tables: list[dict[str, Any]]) -> str:
                         text += f" [{_fmt(lo)}, {_fmt(hi)}]"
                 cells.append(text)
             parts.append("| " + " | ".join(cells) + " |")
+        for method, note in table.get("notes", {}).items():
+            parts.append(f"\n_{method}: {note}._")
         parts.append("")
     return "\n".join(parts)
 

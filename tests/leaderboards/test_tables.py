@@ -86,3 +86,14 @@ def test_layout_headline_intervals_counts_and_hidden(tmp_path):
     # the CSV keeps every column
     frame = pd.read_csv(write_leaderboard(tmp_path / "r.sqlite", tmp_path / "lb")["csv"])
     assert {"attr.age_err", "attr.gender_err_lo", "niqe.flat_share", "attr_pred", "fid.ref=hq.n"} <= set(frame.columns)
+
+
+def test_trained_here_label_of_a_method_is_printed_under_its_table(tmp_path):
+    from bench.api import leaderboard, run
+
+    store = tmp_path / "s.sqlite"
+    run(method="debiasfr", dataset="synthetic", dataset_options={"n": 2}, metrics="psnr", store=store, progress=False)
+    run(method="bicubic", dataset="synthetic", dataset_options={"n": 2}, metrics="psnr", store=store, progress=False)
+    text = leaderboard(store=store, out=tmp_path / "lb")["markdown"].read_text()
+    assert "_debiasfr: tiny DebiasFR trained by frbench" in text and "not the released one" in text
+    assert "_bicubic:" not in text
