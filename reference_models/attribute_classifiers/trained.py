@@ -64,30 +64,21 @@ def train_attribute_classifier(dataset, out: str | Path, *, epochs: int = 3, lim
 
     Images without age or gender labels are skipped (counted).  Returns the training record.
     """
-    from bench.imageio import read_image
+    from bench.training_data import seeded_hq_faces
     from safetensors.torch import save_file
 
     if threads:
         torch.set_num_threads(int(threads))
     torch.manual_seed(seed)
     aligner = TemplateAligner(template)
-    samples = [s for s in dataset.samples if s.hq is not None and s.attributes.gender is not None
-               and s.attributes.age is not None]
-    skipped = len(dataset.samples) - len(samples)
+    faces = seeded_hq_faces(dataset, seed=seed, limit=limit,
+                            keep=lambda s: s.attributes.gender is not None and s.attributes.age is not None,
+                            prepare=lambda image: aligner.chips(image, (CHIP,)).chips[CHIP])
+    chips, skipped, unreadable = faces.images, faces.skipped, len(faces.unreadable)
+    bins = [s.attributes.age_bin for s in faces.samples]
+    genders = [s.attributes.gender for s in faces.samples]
+    ages = [float(s.attributes.age) for s in faces.samples]
     rng = np.random.default_rng(seed)
-    order = rng.permutation(len(samples))
-    if limit is not None:
-        order = order[:limit]
-    chips, bins, genders, ages, unreadable = [], [], [], [], 0
-    for i in order:
-        s = samples[int(i)]
-        try:
-            image = read_image(s.hq, name=s.describe_source("hq"))
-        except Exception:
-            unreadable += 1
-            continue
-        chips.append(aligner.chips(image, (CHIP,)).chips[CHIP])
-        bins.append(s.attributes.age_bin); genders.append(s.attributes.gender); ages.append(float(s.attributes.age))
     if len(chips) < 10:
         raise ValueError(f"only {len(chips)} labelled images in dataset {dataset.name!r}: cannot train")
     x = np.stack(chips)

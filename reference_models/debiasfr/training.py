@@ -76,27 +76,20 @@ def load_training_faces(dataset, size: int, limit: int | None = None, seed: int 
     Returns ``{"images": uint8 [N, 3, size, size], "age_bin": int64 [N], "gender": int64 [N], "ids": [...],
     "skipped_unlabelled": int, "unreadable": [(source, reason)]}``.  Unreadable files are reported, not fatal.
     """
-    from bench.imageio import read_image
+    from bench.training_data import seeded_hq_faces
 
-    samples = [s for s in dataset.samples if s.hq is not None and s.attributes.gender is not None
-               and s.attributes.age_bin is not None]
-    skipped = len(dataset.samples) - len(samples)
-    order = np.random.default_rng(seed).permutation(len(samples))
-    if limit is not None:
-        order = order[:limit]
-    images, bins, genders, ids, unreadable = [], [], [], [], []
-    for i in order:
-        s = samples[int(i)]
-        try:
-            im = read_image(s.hq, name=s.describe_source("hq"))
-        except Exception as exc:  # noqa: BLE001 - one bad image never kills training
-            unreadable.append((s.describe_source("hq"), str(exc)))
-            continue
-        t = torch.from_numpy(np.array(im, copy=True)).permute(2, 0, 1)[None].float()
+    def resize(image: np.ndarray) -> torch.Tensor:
+        t = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)[None].float()
         if t.shape[-2:] != (size, size):
             t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        images.append(t.round().clamp(0, 255).to(torch.uint8)[0])
-        bins.append(int(s.attributes.age_bin)); genders.append(int(s.attributes.gender)); ids.append(s.id)
+        return t.round().clamp(0, 255).to(torch.uint8)[0]
+
+    faces = seeded_hq_faces(dataset, seed=seed, limit=limit, prepare=resize,
+                            keep=lambda s: s.attributes.gender is not None and s.attributes.age_bin is not None)
+    images, unreadable, skipped = faces.images, faces.unreadable, faces.skipped
+    bins = [int(s.attributes.age_bin) for s in faces.samples]
+    genders = [int(s.attributes.gender) for s in faces.samples]
+    ids = [s.id for s in faces.samples]
     if len(images) < 2:
         raise ValueError(f"dataset {dataset.name!r} has only {len(images)} readable labelled faces: cannot train")
     if unreadable:

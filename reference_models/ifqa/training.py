@@ -119,24 +119,15 @@ def load_faces(dataset, size: int, limit: int | None, seed: int, log: Callable[[
     resized with Pillow bicubic (antialiased)."""
     from PIL import Image
 
-    from bench.imageio import read_image
+    from bench.training_data import seeded_hq_faces
 
-    samples = [s for s in dataset.samples if s.hq is not None]
-    order = np.random.default_rng(seed).permutation(len(samples))
-    faces, ids, unreadable = [], [], 0
-    for i in order:
-        if limit is not None and len(faces) >= limit:
-            break
-        s = samples[int(i)]
-        try:
-            image = read_image(s.hq, name=s.describe_source("hq"))
-        except Exception:
-            unreadable += 1
-            continue
+    def resize(image: np.ndarray) -> np.ndarray:
         if image.shape[:2] != (size, size):
             image = np.asarray(Image.fromarray(image).resize((size, size), Image.BICUBIC), dtype=np.uint8)
-        faces.append(image)
-        ids.append(s.id)
+        return image
+
+    chosen = seeded_hq_faces(dataset, seed=seed, limit=limit, prepare=resize)
+    faces, ids, unreadable = chosen.images, [s.id for s in chosen.samples], len(chosen.unreadable)
     if not faces:
         raise ValueError(f"no readable HQ faces in dataset {dataset.name!r}")
     return np.stack(faces), ids, unreadable
