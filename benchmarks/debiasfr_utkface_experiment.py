@@ -225,7 +225,7 @@ def human_interaction(args, out: Path) -> dict:
     fig.suptitle("DebiasFR (small, trained here on UTKFace train split): same LQ, user age weights (one-hot), "
                  "labelled gender", fontsize=9)
     fig.tight_layout()
-    fig.savefig(out / "age_control.png", dpi=110)
+    fig.savefig(out / "age_control.png", dpi=76)   # ~1100 px wide, < 1 MB
     plt.close(fig)
     results["figure"] = str(out / "age_control.png")
     return results

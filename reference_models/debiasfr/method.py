@@ -138,7 +138,8 @@ def _read_frbench_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, A
         meta = fh.metadata() or {}
     if "frbench_debiasfr" not in meta:
         return None
-    return load_file(str(path)), json.loads(meta["frbench_debiasfr"])
+    tensors = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
+    return tensors, json.loads(meta["frbench_debiasfr"])     # float16 copies (the shipped preset) -> float32
 
 
 def _split(prefix: str, tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:

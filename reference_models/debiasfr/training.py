@@ -505,6 +505,20 @@ class DebiasFRTrainer:
         return self.record()
 
 
+def half_precision_copy(src: str | Path, dst: str | Path) -> Path:
+    """Copy an inference file (``debiasfr.safetensors``) with its float tensors stored as float16 (half
+    the size; the loader casts back to float32) and the same metadata.  Used for the shipped preset."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    with safe_open(str(src), framework="pt") as fh:
+        meta = dict(fh.metadata() or {})
+    tensors = {k: v.half() if v.is_floating_point() else v for k, v in load_file(str(src)).items()}
+    meta["frbench_storage"] = "float16 copy of " + Path(src).name
+    _save_safetensors(tensors, Path(dst), meta)
+    return Path(dst)
+
+
 def train_debiasfr(dataset, cfg: Mapping[str, Any], out_dir: str | Path, *, limit: int | None = None,
                    iterations: int | None = None, resume: bool = True, progress: bool = True,
                    log: Callable[[str], None] = _print) -> dict[str, Any]:
