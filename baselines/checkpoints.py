@@ -2,7 +2,8 @@
 
 ``weights`` is a local path (the released ``.pth`` dict, read with ``torch.load(weights_only=True)``, or a
 flat ``.safetensors``), or ``None`` to take the named asset from the asset manager (sha256-checked; a clear
-:class:`bench.assets.AssetUnavailableError` with download instructions when it is absent offline).  The
+:class:`bench.assets.AssetUnavailableError` with download instructions when it is absent offline).  Either
+file is noted for the run identity by :func:`bench.assets.load_state_dict` (:mod:`bench.provenance`).  The
 network is built on the ``meta`` device and filled by the strict loader of the method, so a checkpoint
 with a missing, unexpected or mis-shaped key is refused with the keys named.
 

@@ -15,41 +15,73 @@ from .defaults import DEFAULTS
 from .runner import Runner, RunSummary
 
 
-def run(method: Any = DEFAULTS["method"], dataset: Any = DEFAULTS["dataset"], *,
-        root: str | Path | None = DEFAULTS["root"], metrics: str | Sequence[str] | None = None,
-        degradation: str | Any = DEFAULTS["degradation"], limit: int | None = DEFAULTS["limit"],
-        seed: int = DEFAULTS["seed"], store: str | Path = DEFAULTS["store"], out: str | Path = DEFAULTS["out"],
-        batch_size: int = DEFAULTS["batch_size"], save_images: bool = DEFAULTS["save_images"],
-        device: str = DEFAULTS["device"], workers: int = DEFAULTS["workers"],
-        dataset_options: Mapping[str, Any] | None = None, method_options: Mapping[str, Any] | None = None,
-        metric_options: Mapping[str, Mapping[str, Any]] | None = None, progress: bool = True,
-        executor: Any = DEFAULTS["executor"], ray_address: str | None = DEFAULTS["ray_address"],
-        ray_workers: int | None = DEFAULTS["ray_workers"], shard_size: int | None = DEFAULTS["shard_size"]) -> RunSummary:
+def run(method: Any = DEFAULTS["method"], dataset: Any = DEFAULTS["dataset"], **options: Any) -> RunSummary:
     """Run a method over a dataset, score it and write per-image rows to the store (resumable).
 
-    ``metrics=None`` means the default metrics (``DEFAULTS["metrics"]``) for datasets with HQ images
-    and none for captured-LQ datasets.  ``metric_options`` maps a metric name to its constructor options
-    (``{"ifqa": {"weights": "ifqa.pth"}}``); they become part of the run identity.  ``executor="ray"``
-    processes shards of ``shard_size`` samples in ``ray_workers`` Ray actors (``ray_address``: ``None`` = a
-    Ray on this machine, ``"auto"`` / ``"HOST:PORT"`` = an existing cluster); the rows, the set-level
-    results and the resumption are those of the default ``"local"`` executor.  Returns a
-    :class:`~bench.runner.RunSummary`.
+    ``options`` are those of :class:`~bench.runner.Runner` (the same as ``bench run``'s flags, every
+    default from :data:`bench.defaults.DEFAULTS`): ``root``, ``metrics``, ``degradation``, ``limit``,
+    ``seed``, ``subset`` (``"random"``: the first ``limit`` of a seeded permutation, ``"first"``: name
+    order), ``subset_seed``, ``store``, ``out``, ``batch_size``, ``save_images``, ``device``, ``workers``,
+    ``dataset_options``, ``method_options``, ``metric_options``, ``progress``, ``executor``,
+    ``ray_address``, ``ray_workers``, ``shard_size``.
+
+    ``metrics=None`` means the default metrics (``DEFAULTS["metrics"]``) for datasets with HQ images; a
+    captured-LQ dataset needs no-reference metrics.  ``metric_options`` maps a metric name to its
+    constructor options (``{"ifqa": {"weights": "ifqa.pth"}}``); each metric's full configuration is
+    recorded with the run and checked at every resume.  Returns a :class:`~bench.runner.RunSummary`.
     """
-    runner = Runner(method, dataset, root=root, metrics=metrics, degradation=degradation, limit=limit, seed=seed,
-                    store=store, out=out, batch_size=batch_size, save_images=save_images, device=device,
-                    workers=workers, dataset_options=dataset_options, method_options=method_options,
-                    metric_options=metric_options, progress=progress, executor=executor, ray_address=ray_address,
-                    ray_workers=ray_workers, shard_size=shard_size)
-    return runner.run()
+    return Runner(method, dataset, **options).run()
 
 
-def leaderboard(store: str | Path = DEFAULTS["store"], out: str | Path = DEFAULTS["leaderboard_dir"]) -> dict[str, Path]:
-    """Write the leaderboard (CSV + Markdown) of every run in ``store`` to ``out``; return the paths."""
-    from leaderboards.tables import write_leaderboard
+def leaderboard(store: str | Path = DEFAULTS["store"], out: str | Path = DEFAULTS["leaderboard_dir"], *,
+                datasets: Sequence[str] = (), protocols: Sequence[str] = (), methods: Sequence[str] = (),
+                metrics: Sequence[str] = (), common_ids: bool = DEFAULTS["common_ids"]) -> dict[str, Path]:
+    """Write the leaderboard (CSV + Markdown) of the runs in ``store`` to ``out``; return the paths.
+
+    ``datasets`` / ``protocols`` / ``methods`` / ``metrics``: keep only these (shell patterns allowed,
+    e.g. ``fid*``).  ``common_ids`` (default): every table compares its runs on the sample ids they all
+    have, set-level metrics recomputed on them; ``False``: each run on its own ids, marked as such.
+    """
+    from leaderboards.tables import TableFilter, write_leaderboard
 
     if not Path(store).exists():
         raise FileNotFoundError(f"no results store at {store}: run `bench run` first (or pass --store)")
-    return write_leaderboard(store, out)
+    return write_leaderboard(store, out, TableFilter(datasets, protocols, methods, metrics), common_ids=common_ids)
+
+
+def runs(store: str | Path = DEFAULTS["store"]) -> list[dict[str, Any]]:
+    """Every run of ``store``: id, method, dataset, protocol, seed, status (complete / running /
+    interrupted), counts, frbench version (``bench runs list``)."""
+    from .store import ResultStore
+
+    with ResultStore(store, readonly=True) as db:
+        return db.runs()
+
+
+def run_ids(run_id: str, store: str | Path = DEFAULTS["store"], status: str | None = None) -> list[str]:
+    """The sample ids of a run in its seeded order (``bench runs ids``); ``status``: ``ok`` or ``error``."""
+    from .store import ResultStore
+
+    with ResultStore(store, readonly=True) as db:
+        return db.sample_ids(resolve_run(db, run_id), status)
+
+
+def remove_run(run_id: str, store: str | Path = DEFAULTS["store"], metric: str | None = None) -> dict[str, int]:
+    """Delete a run (or one metric's values of it) from ``store`` (``bench runs remove``); rows deleted per table."""
+    from .store import ResultStore
+
+    with ResultStore(store) as db:
+        full = resolve_run(db, run_id)
+        return db.remove_metric(full, metric) if metric else db.remove_run(full)
+
+
+def resolve_run(db, prefix: str) -> str:
+    """The full id of the one run whose id starts with ``prefix`` (clear errors for none or several)."""
+    matches = [r["run_id"] for r in db.runs() if r["run_id"].startswith(prefix)]
+    if len(matches) != 1:
+        known = ", ".join(r["run_id"] for r in db.runs()) or "(none)"
+        raise KeyError(f"{'no' if not matches else 'several'} run(s) with id {prefix!r} in {db.path}; runs: {known}")
+    return matches[0]
 
 
 def list_components(kind: str) -> list[tuple[str, str]]:

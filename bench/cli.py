@@ -6,6 +6,7 @@ Subcommands::
     bench leaderboard  write CSV + Markdown tables from the store and print the Markdown
     bench list         registered methods, metrics, datasets, degradations
     bench errors       the per-image errors recorded in the store
+    bench runs         list the runs of a store, list a run's sample ids, remove a run or a metric
     bench assets       list, fetch, verify pretrained assets (sha256-checked)
     bench train        train a suite model (attribute-classifier: small age/gender CNN, CPU)
 """
@@ -39,6 +40,13 @@ def _limit(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    value = int(text)
+    if not 0 <= value < 2 ** 63:
+        raise argparse.ArgumentTypeError(f"a seed must be in 0 .. 2**63-1, got {text}")
+    return value
+
+
 def _add_run(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("run", help="restore a dataset with a method and score it (resumable)",
                        description="Restore every face of a dataset with a method, score the results and write "
@@ -51,10 +59,18 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", default=None,
                    help=f"comma-separated metrics (see `bench list metrics`); default {','.join(DEFAULTS['metrics'])} "
                         "when the dataset has HQ images")
-    p.add_argument("--degradation", default=DEFAULTS["degradation"],
-                   help="how the LQ is synthesised from the HQ (see `bench list degradations`)")
-    p.add_argument("--limit", type=_limit, default=DEFAULTS["limit"], help="use only the first N samples")
-    p.add_argument("--seed", type=int, default=DEFAULTS["seed"], help="run seed (degradation and method noise)")
+    p.add_argument("--degradation", default=None,
+                   help=f"how the LQ is synthesised from the HQ (see `bench list degradations`; default "
+                        f"{DEFAULTS['degradation']}); not used when the dataset provides captured LQ images")
+    p.add_argument("--limit", type=_limit, default=DEFAULTS["limit"],
+                   help="use only N samples: the first N of one seeded permutation of the dataset's ids (the same "
+                        "for every method, nested: a larger limit extends the run)")
+    p.add_argument("--subset", default=DEFAULTS["subset"], choices=["random", "first"],
+                   help="order --limit takes samples in: random (seeded permutation) or first (name order, not a "
+                        "random sample)")
+    p.add_argument("--subset-seed", type=_seed, default=None, metavar="SEED",
+                   help="seed of the sample permutation (default: --seed)")
+    p.add_argument("--seed", type=_seed, default=DEFAULTS["seed"], help="run seed (degradation and method noise)")
     p.add_argument("--store", default=DEFAULTS["store"], help="SQLite results store")
     p.add_argument("--out", default=DEFAULTS["out"], help="folder for restored images (with --save-images)")
     p.add_argument("--save-images", action="store_true", default=DEFAULTS["save_images"],
@@ -110,7 +126,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     for metric, (option, value) in args.metric_option:
         metric_options.setdefault(metric, {})[option] = value
     summary = run(method=args.method, dataset=args.dataset, root=args.root, metrics=args.metrics,
-                  degradation=args.degradation, limit=args.limit, seed=args.seed, store=args.store, out=args.out,
+                  degradation=args.degradation, limit=args.limit, seed=args.seed, subset=args.subset,
+                  subset_seed=args.subset_seed, store=args.store, out=args.out,
                   batch_size=args.batch_size, save_images=args.save_images, device=args.device,
                   workers=args.workers, dataset_options=dict(args.dataset_option),
                   method_options=method_options, metric_options=metric_options, progress=not args.no_progress,
@@ -126,13 +143,25 @@ def _add_leaderboard(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", default=DEFAULTS["store"], help="SQLite results store")
     p.add_argument("--out", default=DEFAULTS["leaderboard_dir"], help="folder for leaderboard.csv and leaderboard.md")
     p.add_argument("--quiet", action="store_true", help="do not print the Markdown")
+    p.add_argument("--dataset", action="append", default=[], metavar="NAME",
+                   help="only runs on this dataset (repeatable, shell patterns allowed)")
+    p.add_argument("--protocol", action="append", default=[], metavar="NAME",
+                   help="only runs with this protocol, e.g. x8 or captured (repeatable, patterns allowed)")
+    p.add_argument("--method", action="append", default=[], metavar="NAME",
+                   help="only runs of this method (repeatable, patterns allowed)")
+    p.add_argument("--metric", action="append", default=[], metavar="NAME",
+                   help="only this metric's columns, e.g. psnr or 'fid*' (repeatable, patterns allowed)")
+    p.add_argument("--own-ids", action="store_true",
+                   help="show each run on its own images instead of the images every run of a table has "
+                        "(marked as NOT a paired comparison; nothing bold)")
     p.set_defaults(handler=_cmd_leaderboard)
 
 
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from .api import leaderboard
 
-    paths = leaderboard(store=args.store, out=args.out)
+    paths = leaderboard(store=args.store, out=args.out, datasets=args.dataset, protocols=args.protocol,
+                        methods=args.method, metrics=args.metric, common_ids=not args.own_ids)
     if not args.quiet:
         print(paths["markdown"].read_text(encoding="utf-8"))
     print(f"wrote {paths['csv']} and {paths['markdown']}")
@@ -171,9 +200,9 @@ def _cmd_errors(args: argparse.Namespace) -> int:
 
     if not Path(args.store).exists():
         raise FileNotFoundError(f"no results store at {args.store}")
-    with ResultStore(args.store) as store:
+    with ResultStore(args.store, readonly=True) as store:
         for run in store.runs():
-            if args.run and run["run_id"] != args.run:
+            if args.run and not run["run_id"].startswith(args.run):
                 continue
             errors = store.errors(run["run_id"])
             print(f"run {run['run_id']} ({run['method']} on {run['dataset']}, {run['protocol']}): "
@@ -181,6 +210,10 @@ def _cmd_errors(args: argparse.Namespace) -> int:
             for sample_id, stage, cause in errors:
                 print(f"  {sample_id} [{stage}] {cause}")
     return 0
+
+
+#: exit code of a run refused because another process writes it (EX_TEMPFAIL: try again later)
+EXIT_BUSY = 75
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -192,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_leaderboard(sub)
     _add_list(sub)
     _add_errors(sub)
+    from . import runs_cli
+
+    runs_cli.add_subparser(sub)
     from .train_cli import add_subparser as _add_train
 
     _add_train(sub)
@@ -216,12 +252,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .assets import cli as assets_cli
 
         handler = assets_cli.run
+    from .leases import RunBusyError
+
     try:
         return int(handler(args) or 0)
     except KeyboardInterrupt:
         print("interrupted: the rows written so far are kept; run the same command again to resume",
               file=sys.stderr)
         return 130
+    except RunBusyError as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return EXIT_BUSY
     except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         print(f"bench: error: {message}", file=sys.stderr)

@@ -19,6 +19,9 @@ DEFAULTS: dict = {
     "degradation": "x8",
     "limit": None,
     "seed": 0,
+    # which samples --limit takes: "random" = the first N of one seeded permutation (bench.selection; seed:
+    # --subset-seed, default the run seed), "first" = name order (not a random sample)
+    "subset": "random",
     "batch_size": 16,
     "store": str(RESULTS_DIR / "results.sqlite"),
     "out": str(RESULTS_DIR),
@@ -36,6 +39,8 @@ DEFAULTS: dict = {
     "ray_max_retries": 3,  # restarts of a dead actor, and retries of the shard it was processing
     "ray_startup_timeout": 600.0,  # seconds to place and start the actors (fails clearly when resources lack)
     "leaderboard_dir": str(RESULTS_DIR / "leaderboard"),
+    # bench leaderboard: compare every run of a table on the ids they all have (False: each on its own ids)
+    "common_ids": True,
     # bench correlate: outputs, bootstrap replicates / seed / interval level (metrics.correlation)
     "correlation_dir": str(RESULTS_DIR / "correlation"),
     "correlation_replicates": 1000,

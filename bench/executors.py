@@ -1,22 +1,20 @@
 """Executors: where the samples of a run are processed.  The driver (:class:`bench.runner.Runner`) alone
-writes the store and merges the set-level states, whatever the executor.
+writes the store, whatever the executor.
 
 ``local`` (default)
     :class:`LocalExecutor`: this process, one batch after the other (decoding one batch ahead in a
     thread pool); each batch is written as soon as it is scored.
 
 ``ray``
-    :class:`RayExecutor`: the pending samples (those the store does not hold yet, in dataset order,
-    i.e. sorted by id) are cut into contiguous *shards* of ``shard_size`` samples (a multiple of the
-    batch size, so the batches inside a shard are exactly those of a local run).  One Ray actor per
-    worker builds the method and the metrics ONCE (:meth:`ShardProcessor.from_spec`: a method given by
-    name is loaded on the worker, on its device) and receives the list of pending samples once, through
-    the object store (``ray.put``); a task then names only its shard (index, start, stop).  The actor
-    runs the same :class:`~bench.runner.ShardProcessor` as the local executor and returns the shard's
-    per-image rows and ONE merged partial state per set-level metric; large arrays (feature moments,
-    bottom-k feature samples) travel through the object store.  The driver merges each arriving shard's
-    states into the running totals (``SetMetric.merge``) and writes rows + totals in one SQLite
-    transaction per shard.
+    :class:`RayExecutor`: the pending samples (those the store does not hold yet, in the run's seeded
+    order) are cut into contiguous *shards* of ``shard_size`` samples (a multiple of the batch size, so
+    the batches inside a shard are exactly those of a local run).  One Ray actor per worker builds the
+    method and the metrics ONCE (:meth:`ShardProcessor.from_spec`: a method given by name is loaded on
+    the worker, on its device) and receives the list of pending samples once, through the object store
+    (``ray.put``); a task then names only its shard (index, start, stop).  The actor runs the same
+    :class:`~bench.processing.ShardProcessor` as the local executor and returns the shard's per-image
+    rows and set-level vectors (Inception features, attribute predictions: a few KB per image).  The
+    driver writes each arriving shard in one SQLite transaction, after checking its writer lease.
 
 Faults: actors are created with ``max_restarts`` and ``max_task_retries`` (``ray_max_retries``), so a
 worker process killed mid-shard is restarted (method and metrics reloaded) and the shard is processed
@@ -37,7 +35,8 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from .defaults import DEFAULTS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .runner import Runner, ShardResult
+    from .processing import ShardResult
+    from .runner import Runner
     from .types import Sample
 
 Write = Callable[["ShardResult"], None]
@@ -64,14 +63,14 @@ def make_executor(executor: Any = DEFAULTS["executor"], *, address: str | None =
     """``"local"``, ``"ray"`` or an executor object (anything with ``execute(runner, todo, write)``)."""
     if executor is None or executor == "local":
         if address is not None or workers is not None or shard_size is not None:
-            from .runner import ConfigurationError
+            from .errors import ConfigurationError
 
             raise ConfigurationError("--address, --ray-workers and --shard-size apply to --executor ray only")
         return LocalExecutor()
     if executor == "ray":
         return RayExecutor(address=address, workers=workers, shard_size=shard_size, device=device)
     if isinstance(executor, str):
-        from .runner import ConfigurationError
+        from .errors import ConfigurationError
 
         raise ConfigurationError(f"unknown executor {executor!r}; expected one of {', '.join(EXECUTORS)}")
     if not callable(getattr(executor, "execute", None)):
@@ -88,7 +87,7 @@ def require_ray():
 
 
 class ShardWorker:
-    """The body of a Ray actor: one :class:`~bench.runner.ShardProcessor`, built once per worker process."""
+    """The body of a Ray actor: one :class:`~bench.processing.ShardProcessor`, built once per worker process."""
 
     def __init__(self, refs: list[Any], threads: int, crash_once: tuple[int, str] | None = None) -> None:
         import ray
@@ -101,7 +100,7 @@ class ShardWorker:
         import torch
 
         torch.set_num_threads(max(1, int(threads)))
-        from .runner import ShardProcessor
+        from .processing import ShardProcessor
 
         self.created = time.time()
         self.processor = ShardProcessor.from_spec(spec)
@@ -161,11 +160,11 @@ class RayExecutor:
                  max_retries: int = DEFAULTS["ray_max_retries"], tasks_in_flight: int = 2,
                  startup_timeout: float = DEFAULTS["ray_startup_timeout"], crash_once: tuple[int, str] | None = None) -> None:
         if workers is not None and int(workers) < 1:
-            from .runner import ConfigurationError
+            from .errors import ConfigurationError
 
             raise ConfigurationError(f"--ray-workers must be >= 1, got {workers}")
         if shard_size is not None and int(shard_size) < 1:
-            from .runner import ConfigurationError
+            from .errors import ConfigurationError
 
             raise ConfigurationError(f"--shard-size must be >= 1, got {shard_size}")
         self.address, self.workers, self.shard_size = address, workers, shard_size
@@ -237,7 +236,7 @@ class RayExecutor:
         try:
             n_workers = self._n_workers(ray, len(shards))
             self.log.workers = n_workers
-            spec_ref = ray.put(runner.worker_spec())
+            spec_ref = ray.put(runner.worker_spec(runner.processor.known_refs, runner.processor.positions))
             work_ref = ray.put([(sample, sorted(missing)) for sample, missing in todo])
             actor_class = ray.remote(ShardWorker).options(
                 num_cpus=self.cpus_per_worker, num_gpus=self.gpus_per_worker, max_restarts=self.max_retries,
@@ -297,7 +296,7 @@ class RayExecutor:
                     pending.appendleft(shard)
                     submit(worker)
                     continue
-                write(out["result"])  # rows + merged set states, one transaction (the driver's only write)
+                write(out["result"])  # rows + set-level vectors, one transaction (the driver's only write)
                 self.log.pids[shard[0]] = out["pid"]
                 if pending:
                     submit(worker)

@@ -109,6 +109,30 @@ class Registry(Generic[T]):
         factory: Callable[..., Any] = self.get(name)
         return factory(*args, **kwargs)
 
+    def build(self, name: str, **options: Any) -> Any:
+        """``create(name, **options)`` with a clear :class:`~bench.errors.ConfigurationError` for an option
+        the factory does not take (with a "did you mean" suggestion and the list of its options)."""
+        import inspect
+
+        from .errors import ConfigurationError
+
+        factory = self.get(name)
+        try:
+            parameters = inspect.signature(factory).parameters
+        except (TypeError, ValueError):  # builtins without a signature
+            parameters = {}
+        takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        if parameters and not takes_any:
+            known = [n for n, p in parameters.items() if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            for key in options:
+                if key not in known:
+                    close = difflib.get_close_matches(key, known, n=1)
+                    hint = f" Did you mean {close[0]!r}?" if close else ""
+                    shown = ", ".join(k for k in known if k not in ("root", "device")) or "(none)"
+                    raise ConfigurationError(f"{self.kind} {name!r} has no option {key!r}.{hint} "
+                                             f"Its options: {shown}")
+        return factory(**options)
+
     def describe(self, name: str) -> str:
         entry = self.entry(name)
         if not entry.description:

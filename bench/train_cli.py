@@ -51,17 +51,10 @@ def add_subparser(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_train_attribute(args: argparse.Namespace) -> int:
-    from bench.registries import DATASETS
-    from bench.runner import _create
+    from bench.training_data import open_training_dataset
     from reference_models.attribute_classifiers.trained import train_attribute_classifier
 
-    options = {"split": args.split} if args.split and args.split != "all" else {}
-    try:
-        dataset = _create(DATASETS, args.dataset, root=args.root, **options)
-    except Exception:
-        if not options:
-            raise
-        dataset = _create(DATASETS, args.dataset, root=args.root)  # a dataset without splits
+    dataset = open_training_dataset(args.dataset, args.root, args.split)
     record = train_attribute_classifier(dataset, args.out, epochs=args.epochs, limit=args.limit,
                                         batch_size=args.batch_size, lr=args.lr, seed=args.seed,
                                         template=args.template, threads=args.threads)

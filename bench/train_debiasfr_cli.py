@@ -39,8 +39,7 @@ def add_parser(tsub: argparse._SubParsersAction) -> None:
 
 def _cmd_train_debiasfr(args: argparse.Namespace) -> int:
     from bench.cli import _key_value
-    from bench.registries import DATASETS
-    from bench.runner import _create
+    from bench.training_data import open_training_dataset
     from reference_models.debiasfr.config import load_config
     from reference_models.debiasfr.training import train_debiasfr
 
@@ -48,9 +47,8 @@ def _cmd_train_debiasfr(args: argparse.Namespace) -> int:
     if args.threads:
         overrides["train.threads"] = args.threads
     cfg = load_config(args.config, args.config_file, overrides)
-    options = {"split": args.split} if args.split and args.split != "all" else {}
-    options.update(dict(_key_value(text) for text in args.dataset_option))
-    dataset = _create(DATASETS, args.dataset, root=args.root, **options)
+    options = dict(_key_value(text) for text in args.dataset_option)
+    dataset = open_training_dataset(args.dataset, args.root, args.split, options)
     record = train_debiasfr(dataset, cfg, args.out, limit=args.limit, iterations=args.iterations,
                             resume=not args.no_resume, progress=not args.no_progress)
     print(json.dumps({k: record[k] for k in ("label", "iteration", "seconds", "attribute_input")}, indent=1))

@@ -4,6 +4,9 @@ Used by every ``bench train`` pipeline (attribute classifier, DebiasFR, IFQA): t
 ``keep`` (e.g. "has age and gender labels") are shuffled with ``numpy.random.default_rng(seed)``, read in
 that order until ``limit`` readable faces are collected, and each decoded image goes through ``prepare``
 (a resize, a face chip) once.  Unreadable files are recorded with their cause, never fatal.
+
+:func:`open_training_dataset` opens the dataset of every ``bench train`` pipeline: a ``split`` it cannot
+honour is an error, never silently dropped (training would otherwise see the test faces).
 """
 from __future__ import annotations
 
@@ -23,6 +26,31 @@ class HQFaces:
     samples: list[Sample] = field(default_factory=list)
     unreadable: list[tuple[str, str]] = field(default_factory=list)   # (source, cause)
     skipped: int = 0                                                 # samples rejected by ``keep``
+
+
+def open_training_dataset(name: str, root, split: str, options: dict[str, Any] | None = None):
+    """Dataset ``name`` at ``root`` restricted to ``split`` (``"all"``: every sample, no ``split`` option).
+
+    A dataset that has no ``split`` option raises :class:`ValueError` unless ``split == "all"``; any
+    other error of the dataset propagates unchanged (there is no retry without ``split``).
+    """
+    import inspect
+
+    from .registries import DATASETS
+
+    options = dict(options or {})
+    if split != "all":
+        try:
+            parameters = inspect.signature(DATASETS.get(name)).parameters
+        except (TypeError, ValueError):  # no signature: let the factory decide
+            parameters = {}
+        takes_split = not parameters or "split" in parameters or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        if not takes_split:
+            raise ValueError(f"dataset {name!r} has no train/test split, so training would see its test faces; "
+                             f"pass --split all to train on every sample deliberately")
+        options["split"] = split
+    return DATASETS.build(name, root=root, **options)
 
 
 def seeded_hq_faces(dataset, *, seed: int, limit: int | None = None,

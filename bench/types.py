@@ -201,6 +201,38 @@ class Method(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
 
+#: The direction of a stored output: larger is better, smaller is better, or informational (a count, a
+#: signed shift, a property of the HQ set, an audit value): no arrow and never bold in a table, never
+#: sign-flipped by a correlation study.
+DIRECTIONS: tuple[str, ...] = ("higher", "lower", "info")
+
+
+def output_direction(metric: Any, key: str = "value") -> str:
+    """Direction of output ``key`` of ``metric`` (``"value"`` = the metric itself), from its declaration.
+
+    A metric declares its outputs in ONE place, the class attribute ``outputs``: a mapping from an output
+    key (shell patterns allowed: ``"*.n"``, ``"floor_*"``) to ``"higher"``, ``"lower"`` or ``"info"``.  The
+    first matching pattern wins, in declaration order.  ``"value"`` defaults to ``higher_is_better``; any
+    other key that no pattern matches is ``"info"`` (never guessed from the metric's own direction).
+    Interval bounds ``<key>_lo`` / ``<key>_hi`` take the direction of ``<key>``.
+    """
+    import fnmatch
+
+    for suffix in ("_lo", "_hi"):
+        if key.endswith(suffix) and key != suffix:
+            key = key[: -len(suffix)]
+            break
+    for pattern, direction in dict(getattr(metric, "outputs", None) or {}).items():
+        if fnmatch.fnmatchcase(key, pattern):
+            if direction not in DIRECTIONS:
+                raise ValueError(f"metric {getattr(metric, 'name', metric)!r}: output {pattern!r} has direction "
+                                 f"{direction!r}; expected one of {', '.join(DIRECTIONS)}")
+            return direction
+    if key in ("value", getattr(metric, "name", None)):
+        return "higher" if getattr(metric, "higher_is_better", True) else "lower"
+    return "info"
+
+
 class PerImageMetric:
     """A metric with one value per image: ``metric(restored, reference) -> [B]`` float64 tensor.
 
@@ -214,6 +246,8 @@ class PerImageMetric:
     implement ``details(restored, reference) -> {"value": [B], "flat_share": [B], ...}``.  The runner then
     calls ``details`` once instead of ``__call__`` and stores each extra as its own score column named
     ``<metric>.<extra>`` (e.g. ``niqe.flat_share``); ``__call__`` keeps returning the ``[B]`` values.
+    The direction of every extra is declared in ``outputs`` (:func:`output_direction`; undeclared extras
+    are informational).
     """
 
     name: ClassVar[str] = "metric"
@@ -224,9 +258,15 @@ class PerImageMetric:
     uses_reference: ClassVar[bool] = False
     #: names of extra per-image columns returned by ``details`` (none by default)
     extra_outputs: ClassVar[tuple[str, ...]] = ()
+    #: direction of each output key (see :func:`output_direction`); ``value`` follows ``higher_is_better``
+    outputs: ClassVar[Mapping[str, str]] = {}
 
     def __call__(self, restored, reference=None):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def prepare(self) -> None:
+        """Load whatever the metric loads lazily (networks, parameter files); called by the runner before
+        the run identity is taken, so that every file the metric reads is in it."""
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "higher_is_better": self.higher_is_better,
@@ -234,23 +274,71 @@ class PerImageMetric:
                 "options": {k: v for k, v in vars(self).items() if not k.startswith("_")}}
 
 
-class SetMetric:
-    """A metric over a whole set (FID, attribute error, fairness ...), computed from mergeable states.
+#: Sides of a per-image vector of a set-level metric: computed from the restored image (stored per run)
+#: or from the HQ image (stored once per HQ content and channel, shared by every run and method).
+VECTOR_SIDES: tuple[str, ...] = ("restored", "reference")
 
-    The runner calls :meth:`partial` once per batch and stores the returned state (a dict of numpy
-    arrays: sums and counts, never per-image lists) with the batch's rows, in the same transaction;
-    :meth:`compute` merges all stored partial states.  So a resumed run, or a run split into shards,
-    gives exactly the result of one uninterrupted pass.
+
+class SetMetric:
+    """A metric over a whole set (FID, attribute error, fairness ...), recomputable on any subset.
+
+    A set-level metric is split in two, so that the store keeps per-image rows and any subset of a run's
+    samples (e.g. the faces every method of a table restored) gives its exact value:
+
+    1. **Per-image vectors** (networks, in the runner): :meth:`restored_vectors` and
+       :meth:`reference_vectors` map a batch to ``{name: array [B, ...]}`` (Inception features, attribute
+       predictions...).  :meth:`channels` names, for each vector, its side (``"restored"`` or
+       ``"reference"``) and a *channel key* that determines its values completely (extractor, weights
+       sha256, resize...): vectors of the same channel are stored once, and reference vectors once per HQ
+       image content, whatever the run or method.
+    2. **Aggregation** (numpy only, no network): :meth:`fold` turns the vectors of a chunk of samples into
+       a mergeable state (sums, counts, bounded samples), :meth:`merge` adds states, :meth:`compute` gives
+       the values.  The store never holds a running state: bytes written per batch do not grow with the
+       set, and the result on any subset is ``compute(merge(fold(chunk) for chunk in subset))``.
+
+    :meth:`partial` (= ``fold`` of freshly computed vectors) is kept for direct use.  Constructing a set
+    metric must not load a network (the leaderboard builds one to aggregate stored vectors); networks
+    load in :meth:`prepare` or on first use.
     """
 
     name: ClassVar[str] = "set-metric"
     higher_is_better: ClassVar[bool] = True
     needs_reference: ClassVar[bool] = True
     unit: ClassVar[str] = ""
+    #: direction of each result key (see :func:`output_direction`); undeclared keys are informational
+    outputs: ClassVar[Mapping[str, str]] = {}
 
-    def partial(self, restored, reference, samples: Sequence[Sample]) -> dict[str, np.ndarray]:  # pragma: no cover
-        """State of one batch; ``restored``/``reference`` as for :class:`PerImageMetric` (``uint8``)."""
+    # -- per-image vectors (networks) ------------------------------------------------------------------
+    def channels(self) -> dict[str, tuple[str, str]]:
+        """``{vector name: (side, channel key)}``; the default is one restored-side vector ``"v"``."""
+        import hashlib
+        import json
+
+        digest = hashlib.sha256(json.dumps(self.describe(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+        return {"v": ("restored", f"{self.name}/{digest}")}
+
+    def restored_vectors(self, restored, samples: Sequence[Sample]) -> dict[str, np.ndarray]:  # pragma: no cover
+        """Vectors of the restored side: ``{name: [B, ...]}`` for every restored-side channel."""
         raise NotImplementedError
+
+    def reference_vectors(self, reference, samples: Sequence[Sample]) -> dict[str, np.ndarray]:
+        """Vectors of the HQ side (a function of the HQ image alone): ``{name: [B, ...]}``."""
+        return {}
+
+    def prepare(self) -> None:
+        """Load networks now (see :meth:`PerImageMetric.prepare`)."""
+
+    # -- aggregation (numpy) ---------------------------------------------------------------------------
+    def fold(self, vectors: Mapping[str, np.ndarray], samples: Sequence[Sample]) -> dict[str, np.ndarray]:  # pragma: no cover
+        """Mergeable state of a chunk of samples from their vectors (rows in the order of ``samples``)."""
+        raise NotImplementedError
+
+    def partial(self, restored, reference, samples: Sequence[Sample]) -> dict[str, np.ndarray]:
+        """State of one batch of images: ``fold`` of its freshly computed vectors."""
+        vectors = dict(self.restored_vectors(restored, samples))
+        if reference is not None:
+            vectors.update(self.reference_vectors(reference, samples))
+        return self.fold(vectors, samples)
 
     @staticmethod
     def merge(states: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:

@@ -44,6 +44,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from bench.runner import Runner
+    from bench.set_results import merged_state
     from bench.store import ResultStore
     from leaderboards.tables import write_leaderboard
     from metrics.attribute_error import group_table
@@ -63,8 +64,9 @@ def main() -> None:
         times[scale] = time.perf_counter() - t0
         processed[scale] = summary.n_processed
         results[scale] = summary.set_results[args.metric]
-        with ResultStore(args.store) as store:
-            state = runner.metrics[args.metric].merge(store.set_states(summary.run_id, args.metric))
+        with ResultStore(args.store, readonly=True) as store:
+            _, state = merged_state(store, summary.run_id, args.metric,
+                                    store.set_member_ids(summary.run_id, args.metric), runner.metrics[args.metric])
         groups[scale] = group_table(state)
         print(f"x{scale}: {summary.n_ok} images in {times[scale]:.0f} s; gender_err={results[scale]['gender_err']:.4f} "
               f"age_err={results[scale]['age_err']:.4f}", flush=True)

@@ -3,7 +3,7 @@
 The generic leaderboard (:mod:`leaderboards.tables`) shows every set-level key as its own column
 (``attr.gender_err``, ``attr.gender_err_lo``, ...).  This table puts each value beside its bootstrap
 interval, the classifier floor beside the errors, and names the evaluator (the attribute metric variant).
-Reads the store only.
+It renders the values of the leaderboard's tables (:func:`leaderboards.tables.build_tables`): the same faces.
 """
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench.store import ResultStore
 
 #: (column header, key, kind) -- kind: "pct" (share shown in %), "years", "fd"
 COLUMNS = (
@@ -47,41 +46,46 @@ def format_cell(values: dict[str, Any], key: str, kind: str) -> str:
     return text
 
 
-def attribute_rows(store_path: str | Path) -> list[dict[str, Any]]:
+def attribute_rows(tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per run and attribute metric, with the values of its table (same faces as the leaderboard)."""
     rows = []
-    with ResultStore(store_path) as store:
-        for run in store.runs():
-            for metric, values in store.set_results(run["run_id"]).items():
+    for table in tables:
+        for run in table["runs"]:
+            for metric, values in table["set_values"].get(run["run_id"], {}).items():
                 if "gender_err" not in values:
                     continue
                 rows.append({"dataset": run["dataset"], "protocol": run["protocol"], "method": run["method"],
-                             "evaluator": metric, "n": int(values.get("n") or 0), "values": values})
+                             "evaluator": metric, "n": int(values.get("n") or 0), "values": values,
+                             "status": run["status"]})
     return rows
 
 
-def attribute_markdown(store_path: str | Path) -> str:
-    rows = attribute_rows(store_path)
-    lines = ["# Attribute bias (95 % bootstrap intervals; floor = the classifier on HQ vs labels)", ""]
+def attribute_markdown(tables: list[dict[str, Any]]) -> str:
+    rows = attribute_rows(tables)
+    lines = ["# Attribute bias (95 % bootstrap intervals; floor = the classifier on HQ vs labels)", "",
+             "Values of each row are computed on the faces of its leaderboard table (the ids every run of the "
+             "table restored, unless the leaderboard was written with --own-ids).", ""]
     if not rows:
         return "\n".join(lines + ["_No attribute metric in the store._", ""])
     lines.append("| dataset | protocol | method | evaluator | n | " + " | ".join(c[0] for c in COLUMNS) + " |")
     lines.append("|" + "|".join(["---"] * (5 + len(COLUMNS))) + "|")
+
     def natural(text: str):
         return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(text))]
 
     for r in sorted(rows, key=lambda r: (r["dataset"], r["evaluator"], r["method"], natural(r["protocol"]))):
-        cells = [r["dataset"], r["protocol"], r["method"], r["evaluator"], str(r["n"])]
+        method = r["method"] + ("" if r["status"] == "complete" else f" ({r['status']})")
+        cells = [r["dataset"], r["protocol"], method, r["evaluator"], str(r["n"])]
         cells += [format_cell(r["values"], key, kind) for _, key, kind in COLUMNS]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def write_attribute_leaderboard(store_path: str | Path, out_dir: str | Path) -> Path | None:
-    """Write ``attribute_bias.md`` beside the leaderboard when the store has attribute results."""
-    rows = attribute_rows(store_path)
-    if not rows:
+def write_attribute_leaderboard(tables: list[dict[str, Any]], out_dir: str | Path) -> Path | None:
+    """Write ``attribute_bias.md`` beside the leaderboard when the tables have attribute results."""
+    if not attribute_rows(tables):
         return None
     path = Path(out_dir) / "attribute_bias.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(attribute_markdown(store_path), encoding="utf-8")
+    path.write_text(attribute_markdown(tables), encoding="utf-8")
     return path

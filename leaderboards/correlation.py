@@ -3,7 +3,7 @@
 Reads a human-judgement CSV (``docs/human-judgements-format.md``: IFQA-style ranked packs, or per-image
 mean opinion scores), takes the metric scores of the same images from the results store (runs selected
 by method, dataset, protocol, seed; joined on sample id and method) or from a scores CSV, orients both
-sides so that larger = better (a metric with ``higher_is_better`` false, e.g. NIQE or BRISQUE, is
+sides so that larger = better (a metric whose declared direction is "lower", e.g. NIQE or BRISQUE, is
 negated; a human rank is negated, rank 1 = best) and computes SRCC, KRCC (tau-b) and PLCC per pack and
 globally with bootstrap intervals (:mod:`metrics.correlation`).
 
@@ -220,25 +220,23 @@ class Scores:
 
 
 def registry_direction(metric: str) -> bool | None:
-    """``higher_is_better`` of a registered metric (class attribute, or of an instance for factories)."""
+    """``higher_is_better`` of a registered metric's output (``niqe`` or an extra such as ``ifqa.eyes``), from
+    the metric's own declaration (:func:`bench.types.output_direction`); ``None`` when the output is
+    informational (``niqe.flat_share``: no better direction) or the metric is unknown."""
     from bench.registries import METRICS
+    from bench.types import output_direction
 
-    base = metric.split(".", 1)[0]
+    base, _, key = metric.partition(".")
     if base not in METRICS:
         return None
     try:
         obj = METRICS.get(base)
+        if not hasattr(obj, "higher_is_better"):  # a factory (psnr_y, attr_ffhq): its product declares
+            obj = obj()
     except Exception:  # pragma: no cover - a broken plug-in
         return None
-    if metric != base:
-        return False if base in ("niqe", "brisque") else None  # extras (flat_share, unstable) are audit values
-    value = getattr(obj, "higher_is_better", None)
-    if value is None and callable(obj):
-        try:
-            value = getattr(obj(), "higher_is_better", None)
-        except Exception:
-            value = None
-    return None if value is None else bool(value)
+    direction = output_direction(obj, key or "value")
+    return {"higher": True, "lower": False}.get(direction)
 
 
 def read_scores_csv(path: str | Path, metrics: Sequence[str] | None = None) -> Scores:
@@ -330,7 +328,7 @@ def store_scores(store_path: str | Path, *, metrics: Sequence[str] | None = None
     if not store_path.exists():
         raise FileNotFoundError(f"no results store at {store_path}: run `bench run` first (or pass --store "
                                 "or --scores)")
-    with ResultStore(store_path) as store:
+    with ResultStore(store_path, readonly=True) as store:
         every = store.runs()
         selected = _select_runs(every, methods=methods, dataset=dataset, protocol=protocol, seed=seed,
                                 run_ids=set(runs or ()))
@@ -362,7 +360,10 @@ def store_scores(store_path: str | Path, *, metrics: Sequence[str] | None = None
     else:  # every per-image headline metric (no extras such as niqe.flat_share, no hidden audit values)
         keep = [m for m in per_image if "." not in m and not (info[m].get("layout") or {}).get("hidden")]
         frame = frame[frame["metric"].isin(keep)]
-    directions = {m: info[m]["higher_is_better"] for m in sorted(set(frame["metric"])) if m in info}
+    from .tables import direction
+
+    directions = {m: {"higher": True, "lower": False}.get(direction(info, m)) for m in sorted(set(frame["metric"]))
+                  if m in info}
     by_run = {r["run_id"]: r for r in selected}
     labels: dict[str, list[str]] = {}
     for run in selected:
@@ -460,9 +461,10 @@ def run_study(judgements: Judgements, scores: Scores, *, metrics: Sequence[str] 
     for metric in names:
         higher = directions.get(metric, scores.higher_is_better.get(metric))
         if higher is None:
-            raise ValueError(f"the direction of metric {metric!r} is unknown (not a registered metric and not in "
-                             f"the store's metric_info): pass --higher-is-better {metric} or --lower-is-better "
-                             f"{metric}")
+            raise ValueError(f"metric {metric!r} has no better direction (an informational output such as a flat-region "
+                             f"share, or a metric neither registered nor in the store's metric_info), so a sign for "
+                             f"the correlation would be a guess: pass --higher-is-better {metric} or "
+                             f"--lower-is-better {metric}")
         part = pairs[pairs["metric"] == metric]
         if part.empty:
             raise ValueError(f"metric {metric!r} has no score for any judged image")

@@ -1,33 +1,80 @@
-"""Leaderboard tables from the results store: methods x metrics, one table per dataset and protocol.
+"""Leaderboard tables from the results store: methods x metrics, one table per comparable setting.
 
-Each table is one comparable setting: the same dataset (name, root, options) and the same protocol
-(degradation, seed).  Rows are methods; columns are the mean of every per-image metric over the images
-that succeeded, the set-level metrics, and the image counts.  Column headers carry an arrow for the
-better direction (``↑`` higher is better, ``↓`` lower is better); the best value of each column is in
-bold in Markdown.  The caption names the dataset (marked SYNTHETIC when it is), the protocol, the
-seed and the image count.  Output: one CSV (all runs, long-form columns) and one Markdown file.
+A table is one setting: the same dataset (name, root, options), the same protocol with the same
+degradation parameters, the same seed and the same sample order.  Its rows are runs (methods).
 
-This module reads the store only: it imports no network and no metric code.
+Same faces in every row (default)
+---------------------------------
+Runs of one setting may cover different samples (other ``--limit``, failed images, a run still
+running).  A mean over each run's own images would compare different faces: a method that fails on hard
+faces would look better, and FID depends on the image count.  So every column of a table is computed on
+the *common ids*, the samples every run of the table restored successfully:
+
+* per-image metrics: the mean over the common ids that have a value in every run having the metric;
+* set-level metrics (FID, KID, attribute errors...): recomputed exactly on the common ids from the
+  per-image vectors in the store (:mod:`bench.set_results`); the stored values are used when they
+  already cover exactly those ids.
+
+The caption says how many faces are compared, how many of each run's were left out and why (not in
+another run, or failed in another run).  ``common_ids=False`` shows each run on its own ids instead: the
+caption then says that the rows are NOT a paired comparison, and nothing is bold.
+
+Directions: every stored output declares its direction (:func:`bench.types.output_direction`, stored in
+``metric_info.directions``): ``↑`` higher is better, ``↓`` lower is better; informational outputs
+(counts, signed shifts, the classifier floor on HQ) have no arrow and are never bold.  Runs that are
+still running or were interrupted are marked in the method cell.  Output: one CSV (all runs, long-form
+columns) and one Markdown file.
+
+This module reads the store (read-only) and aggregates stored vectors; it loads no network.
 """
 from __future__ import annotations
 
+import fnmatch
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
-from bench.store import ResultStore
+from bench.store import ResultStore, ids_digest
+from bench.types import output_direction
 
-ARROW = {True: "↑", False: "↓"}
+ARROW = {"higher": "↑", "lower": "↓"}
+#: marks of runs that are not complete
+STATUS_MARK = {"running": " (running)", "interrupted": " (interrupted)"}
+
+
+@dataclass(frozen=True)
+class TableFilter:
+    """Which runs and metrics a leaderboard shows (shell patterns; empty = everything)."""
+
+    datasets: Sequence[str] = ()
+    protocols: Sequence[str] = ()
+    methods: Sequence[str] = ()
+    metrics: Sequence[str] = ()
+
+    @staticmethod
+    def _match(value: str, patterns: Sequence[str]) -> bool:
+        return not patterns or any(fnmatch.fnmatchcase(str(value), p) for p in patterns)
+
+    def keep_run(self, run: dict[str, Any]) -> bool:
+        return (self._match(run["dataset"], self.datasets) and self._match(run["protocol"], self.protocols)
+                and self._match(run["method"], self.methods))
+
+    def keep_metric(self, name: str) -> bool:
+        base = name.split(".", 1)[0]
+        return self._match(name, self.metrics) or self._match(base, self.metrics)
 
 
 def _fmt(value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    if isinstance(value, (int,)) and not isinstance(value, bool):
-        return str(value)
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return str(int(value))
     value = float(value)
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
@@ -40,9 +87,11 @@ def _fmt(value: Any) -> str:
 
 def _setting_key(run: dict[str, Any]) -> str:
     ident = run["identity"]
-    dataset = ident.get("dataset", {})
-    return json.dumps({"dataset": dataset, "protocol": ident.get("protocol"), "seed": ident.get("seed")},
-                      sort_keys=True)
+    degradation = ident.get("degradation") or {}
+    protocol = {k: degradation.get(k) for k in ("name", "pipeline", "version", "options")} if degradation else None
+    return json.dumps({"dataset": ident.get("dataset", {}), "protocol": ident.get("protocol"),
+                       "degradation": protocol, "seed": ident.get("seed"), "selection": ident.get("selection")},
+                      sort_keys=True, default=str)
 
 
 def _method_note(method: dict[str, Any]) -> str:
@@ -52,65 +101,170 @@ def _method_note(method: dict[str, Any]) -> str:
     return str(method.get("label") or method.get("warning") or "")
 
 
-def collect(store_path: str | Path) -> tuple[pd.DataFrame, dict[str, dict[str, Any]]]:
-    """One row per run: setting columns, counts and one column per metric (per-image means, set values)."""
-    with ResultStore(store_path) as store:
-        runs = store.runs()
-        info = store.metric_info()
-        rows = []
-        for run in runs:
-            dataset = run["identity"].get("dataset", {})
-            row: dict[str, Any] = {
-                "setting": _setting_key(run),
-                "dataset": run["dataset"],
-                "dataset_root": dataset.get("root"),
-                "dataset_options": json.dumps(dataset.get("options", {}), sort_keys=True),
-                "synthetic": bool(run["synthetic"]),
-                "protocol": run["protocol"],
-                "seed": run["seed"],
-                "method": run["method"],
-                "method_note": _method_note(run["identity"].get("method", {})),
-                "run_id": run["run_id"],
-                "status": run["status"],
-                "images": run["n_ok"],
-                "failed": run["n_error"],
-            }
-            for metric, stats in store.metric_summary(run["run_id"]).items():
-                row[metric] = stats["mean"]
-                row[f"{metric}_std"] = stats["std"]
-                row[f"{metric}_n"] = stats["n"]
-            for metric, values in store.set_results(run["run_id"]).items():
-                for key, value in values.items():
-                    column = metric if key in ("value", metric) else f"{metric}.{key}"
-                    row[column] = value
-            rows.append(row)
-    return pd.DataFrame(rows), info
+def direction(info: dict[str, dict[str, Any]], metric: str, key: str = "value") -> str:
+    """``higher`` / ``lower`` / ``info`` of output ``key`` of ``metric`` from the store's declarations."""
+    meta = info.get(metric)
+    if meta is None:
+        return "info"
+    declared = SimpleNamespace(name=metric, higher_is_better=meta["higher_is_better"],
+                               outputs=meta.get("directions") or {})
+    return output_direction(declared, key)
 
 
-def _display_columns(frame: pd.DataFrame, info: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+def _column_direction(info: dict[str, dict[str, Any]], column: str) -> str:
+    if column in info and not info[column].get("set_level"):
+        return direction(info, column)
+    metric, _, key = column.partition(".")
+    return direction(info, metric, key or "value")
+
+
+class _Table:
+    """The runs of one setting and the values of every column on the ids they are compared on."""
+
+    def __init__(self, store: ResultStore, runs: list[dict[str, Any]], info: dict[str, dict[str, Any]],
+                 flt: TableFilter, common_ids: bool) -> None:
+        self.store, self.runs, self.info, self.flt, self.common = store, runs, info, flt, common_ids
+        self.ok = {r["run_id"]: set(store.sample_ids(r["run_id"], "ok")) for r in runs}
+        self.failed = {r["run_id"]: set(store.sample_ids(r["run_id"], "error")) for r in runs}
+        self.common_ids = set.intersection(*self.ok.values()) if runs else set()
+        self.notes: list[str] = []
+        self.recomputed: list[str] = []
+
+    def ids_for(self, run_id: str) -> set[str]:
+        return self.common_ids if self.common else self.ok[run_id]
+
+    # -- per-image metrics ----------------------------------------------------------------------
+    def per_image(self) -> dict[str, dict[str, dict[str, float]]]:
+        """run -> column -> {mean, std, n, n_infinite} on the compared ids."""
+        values: dict[str, dict[str, dict[str, float | None]]] = {}
+        for r in self.runs:
+            per_run: dict[str, dict[str, float | None]] = {}
+            for _, sid, metric, value, _ in self.store.scores(r["run_id"]):
+                if self.flt.keep_metric(metric) and not self.info.get(metric, {}).get("set_level"):
+                    per_run.setdefault(metric, {})[sid] = value
+            values[r["run_id"]] = per_run
+        out: dict[str, dict[str, dict[str, float]]] = {r["run_id"]: {} for r in self.runs}
+        for metric in sorted({m for v in values.values() for m in v}):
+            having = [rid for rid, v in values.items() if metric in v]
+            if self.common:
+                ids = set(self.common_ids)
+                for rid in having:
+                    ids &= {sid for sid, val in values[rid][metric].items() if val is not None}
+                short = len(self.common_ids) - len(ids)
+                if short and "." not in metric:
+                    self.notes.append(f"{metric}: on {len(ids)} of the {len(self.common_ids)} faces (no value in "
+                                      f"some run for {short}: metric error)")
+            for rid in having:
+                wanted = ids if self.common else {s for s, v in values[rid][metric].items() if v is not None} & self.ok[rid]
+                arr = np.array([values[rid][metric][s] for s in sorted(wanted)], dtype=np.float64)
+                finite = arr[np.isfinite(arr)]
+                out[rid][metric] = {"mean": float(finite.mean()) if finite.size else math.nan,
+                                    "std": float(finite.std(ddof=1)) if finite.size > 1 else math.nan,
+                                    "n": int(finite.size), "n_infinite": int(arr.size - finite.size)}
+        return out
+
+    # -- set-level metrics ----------------------------------------------------------------------
+    def set_level(self) -> dict[str, dict[str, dict[str, float | None]]]:
+        """run -> metric -> values, on the compared ids (recomputed from stored vectors when needed)."""
+        from bench.set_results import compute_on_ids
+
+        entries = {r["run_id"]: self.store.run_metrics(r["run_id"]) for r in self.runs}
+        metrics = sorted({m for e in entries.values() for m in e
+                          if self.info.get(m, {}).get("set_level") and self.flt.keep_metric(m)})
+        out: dict[str, dict[str, dict[str, float | None]]] = {r["run_id"]: {} for r in self.runs}
+        for metric in metrics:
+            having = [rid for rid, e in entries.items() if metric in e]
+            members = {rid: set(self.store.set_member_ids(rid, metric)) for rid in having}
+            configs = {json.dumps(entries[rid][metric]["config"], sort_keys=True, default=str) for rid in having}
+            if len(configs) > 1:
+                self.notes.append(f"{metric}: computed with different configurations in these runs (options, "
+                                  f"weights or version): its values are NOT comparable")
+            ids = set.intersection(*(members[rid] & self.common_ids for rid in having)) if self.common else None
+            for rid in having:
+                wanted = ids if self.common else members[rid]
+                if not wanted:
+                    continue
+                stored = self.store.set_results_digest(rid).get(metric)
+                if stored is not None and stored == (ids_digest(wanted), len(wanted)):
+                    out[rid][metric] = self.store.set_results(rid).get(metric, {})
+                else:
+                    out[rid][metric] = compute_on_ids(self.store, rid, metric, sorted(wanted))
+                    self.recomputed.append(metric)
+        return out
+
+    def caption(self) -> str:
+        first = self.runs[0]
+        dataset = first["identity"].get("dataset", {})
+        name = (f"{first['dataset']} (SYNTHETIC procedurally drawn faces, not real photographs)"
+                if first["synthetic"] else first["dataset"])
+        options = dataset.get("options") or {}
+        opts = (" [" + ", ".join(f"{k}={v}" for k, v in options.items()) + "]") if options else ""
+        root = f", root {dataset.get('root')}" if dataset.get("root") else ""
+        selection = first["identity"].get("selection") or {}
+        order = ("name order (not a random sample)" if selection.get("order") == "first"
+                 else f"seeded random order (seed {selection.get('seed')})")
+        parts = [f"Dataset: {name}{opts}{root}; protocol: {first['protocol']}; seed {first['seed']}; samples in "
+                 f"{order}."]
+        union = set.union(*self.ok.values(), *self.failed.values())
+        if self.common:
+            parts.append(f"Every column is computed on the {len(self.common_ids)} faces that all {len(self.runs)} "
+                         f"run(s) restored" + (f" (of {len(union)} in any run)" if len(union) != len(self.common_ids)
+                                               else "") + ".")
+            failed_any = set.union(*self.failed.values()) if self.failed else set()
+            for r in self.runs:
+                left = self.ok[r["run_id"]] - self.common_ids
+                if not left:
+                    continue
+                failed_elsewhere = len(left & failed_any)
+                why = []
+                if len(left) - failed_elsewhere:
+                    why.append(f"{len(left) - failed_elsewhere} not in another run (limits differ or still running)")
+                if failed_elsewhere:
+                    why.append(f"{failed_elsewhere} failed in another run")
+                parts.append(f"{r['method']}: {len(left)} of its {len(self.ok[r['run_id']])} left out "
+                             f"({', '.join(why)}).")
+        else:
+            counts = sorted({len(v) for v in self.ok.values()})
+            parts.append("Each run on its own faces (" + ("/".join(str(c) for c in counts)) +
+                         "): NOT a paired comparison; set-level values depend on the image count.")
+        failed = sum(len(v) for v in self.failed.values())
+        if failed:
+            parts.append(f"Failed images (all runs): {failed}.")
+        versions = sorted({str(r.get("frbench_version")) for r in self.runs})
+        if len(versions) > 1:
+            parts.append(f"Runs computed by different frbench versions: {', '.join(versions)}.")
+        incomplete = [r["method"] for r in self.runs if r["status"] != "complete"]
+        if incomplete:
+            parts.append(f"Not complete (running or interrupted): {', '.join(incomplete)}; values cover the faces "
+                         f"stored so far.")
+        return " ".join(parts + [n + "." for n in self.notes])
+
+
+def _display_columns(frame: pd.DataFrame, info: dict[str, dict[str, Any]], comparable: set[str]) -> list[dict[str, Any]]:
     """The columns of the Markdown table: per-image metric means and the headline set-level values.
 
     Per-image extra outputs (``niqe.flat_share``), audit metrics (``layout.hidden``) and non-headline
     set-level keys stay in the CSV only.  A column ``c`` with ``c_lo``/``c_hi`` columns is shown with its
-    interval.  Count keys (``layout.counts``, shell patterns such as ``ref=*.n``) get no arrow.
+    interval.  Count keys (``layout.counts``, shell patterns such as ``ref=*.n``) and informational
+    outputs get no arrow and no bold.
     """
-    import fnmatch
-
     columns: list[dict[str, Any]] = []
     for name, meta in info.items():
         layout = meta.get("layout") or {}
-        if layout.get("hidden") or name not in info or "." in name and not meta.get("set_level"):
+        if layout.get("hidden") or ("." in name and not meta.get("set_level")):
             continue
         if not meta.get("set_level"):
             if name in frame.columns and frame[name].notna().any():
-                columns.append({"column": name, "label": name, "higher": meta["higher_is_better"], "count": False})
+                columns.append({"column": name, "label": name, "direction": direction(info, name),
+                                "count": False, "bold": name in comparable})
             continue
         prefix = f"{name}."
         keys = [c[len(prefix):] for c in frame.columns if c.startswith(prefix)] + (["value"] if name in frame else [])
         for key in layout.get("headline") or ["value"]:
             column = name if key in ("value", name) else f"{name}.{key}"
             if column in frame.columns and frame[column].notna().any():
-                entry = {"column": column, "label": column, "higher": meta["higher_is_better"], "count": False}
+                entry = {"column": column, "label": column, "direction": direction(info, name, key), "count": False,
+                         "bold": name in comparable}
                 if f"{column}_lo" in frame.columns and f"{column}_hi" in frame.columns:
                     entry["interval"] = (f"{column}_lo", f"{column}_hi")
                 columns.append(entry)
@@ -118,35 +272,62 @@ def _display_columns(frame: pd.DataFrame, info: dict[str, dict[str, Any]]) -> li
             for key in keys:
                 column = f"{name}.{key}"
                 if fnmatch.fnmatch(key, pattern) and column in frame.columns and frame[column].notna().any():
-                    columns.append({"column": column, "label": column, "higher": None, "count": True})
+                    columns.append({"column": column, "label": column, "direction": "info", "count": True,
+                                    "bold": False})
     return columns
 
 
-def build_tables(store_path: str | Path) -> list[dict[str, Any]]:
-    """The leaderboard as a list of tables: ``{"caption", "frame", "metrics", "info"}`` per setting."""
-    frame, info = collect(store_path)
-    if frame.empty:
-        return []
+def build_tables(store_path: str | Path, flt: TableFilter | None = None,
+                 common_ids: bool = True) -> list[dict[str, Any]]:
+    """The leaderboard as a list of tables: ``{"caption", "frame", "display", "info", "notes", "set_values"}``."""
+    flt = flt or TableFilter()
     tables = []
-    for setting, group in frame.groupby("setting", sort=False):
-        display = _display_columns(group, info)
-        metrics = [d["column"] for d in display]
-        extra = sorted({c for d in display for c in d.get("interval", ())})
-        first = group.iloc[0]
-        n_images = sorted(set(int(n) for n in group["images"]))
-        count = str(n_images[0]) if len(n_images) == 1 else f"{n_images[0]}–{n_images[-1]} (differs by method)"
-        failed = int(group["failed"].sum())
-        dataset = f"{first['dataset']} (SYNTHETIC procedurally drawn faces, not real photographs)" \
-            if first["synthetic"] else first["dataset"]
-        options = json.loads(first["dataset_options"])
-        opts = (" [" + ", ".join(f"{k}={v}" for k, v in options.items()) + "]") if options else ""
-        root = f", root {first['dataset_root']}" if first["dataset_root"] else ""
-        caption = (f"Dataset: {dataset}{opts}{root}; protocol: {first['protocol']}; seed {first['seed']}; "
-                   f"images per method: {count}; failed images (all methods): {failed}.")
-        table = group[["method", "images", "failed", *metrics, *[c for c in extra if c not in metrics]]]
-        notes = {m: n for m, n in zip(group["method"], group["method_note"]) if n}
-        tables.append({"caption": caption, "frame": table.reset_index(drop=True), "metrics": metrics,
-                       "display": display, "info": info, "notes": notes})
+    with ResultStore(store_path, readonly=True) as store:
+        info = store.metric_info()
+        runs = [r for r in store.runs() if flt.keep_run(r)]
+        groups: dict[str, list[dict[str, Any]]] = {}
+        for run in runs:
+            groups.setdefault(_setting_key(run), []).append(run)
+        for setting_runs in groups.values():
+            setting_runs.sort(key=lambda r: (r["method"], r["created"]))
+            table = _Table(store, setting_runs, info, flt, common_ids)
+            per_image, set_values = table.per_image(), table.set_level()
+            names = [r["method"] for r in setting_runs]
+            rows = []
+            for r in setting_runs:
+                rid = r["run_id"]
+                label = r["method"] if names.count(r["method"]) == 1 else f"{r['method']} [{rid[:8]}]"
+                row: dict[str, Any] = {
+                    "method": label + STATUS_MARK.get(r["status"], ""), "run_id": rid, "status": r["status"],
+                    "frbench_version": r.get("frbench_version"), "dataset": r["dataset"],
+                    "dataset_root": (r["identity"].get("dataset") or {}).get("root"),
+                    "dataset_options": json.dumps((r["identity"].get("dataset") or {}).get("options", {}),
+                                                  sort_keys=True),
+                    "synthetic": bool(r["synthetic"]), "protocol": r["protocol"], "seed": r["seed"],
+                    "compared_on": "common ids" if common_ids else "own ids",
+                    "images": len(table.ids_for(rid)), "failed": len(table.failed[rid]),
+                    "method_note": _method_note(r["identity"].get("method", {})),
+                }
+                for metric, stats in per_image[rid].items():
+                    row[metric], row[f"{metric}_std"], row[f"{metric}_n"] = stats["mean"], stats["std"], stats["n"]
+                for metric, values in set_values[rid].items():
+                    for key, value in values.items():
+                        row[metric if key in ("value", metric) else f"{metric}.{key}"] = value
+                rows.append(row)
+            frame = pd.DataFrame(rows)
+            shown_info = {k: v for k, v in info.items() if flt.keep_metric(k)}
+            if len(names) != len(set(names)):
+                table.notes.append("several runs of one method (another frbench version, weights or options): "
+                                   "each is labelled with its run id")
+            comparable = {m for m in shown_info if common_ids and not any(
+                n.startswith(f"{m}: computed with different") for n in table.notes)}
+            display = _display_columns(frame, shown_info, comparable)
+            notes = {row["method"]: row["method_note"] for row in rows if row["method_note"]}
+            tables.append({"caption": table.caption(), "frame": frame, "display": display, "info": shown_info,
+                           "notes": notes, "metrics": [d["column"] for d in display],
+                           "set_values": {r["run_id"]: set_values[r["run_id"]] for r in setting_runs},
+                           "runs": setting_runs, "compared_ids": {r["run_id"]: sorted(table.ids_for(r["run_id"]))
+                                                                  for r in setting_runs}})
     return tables
 
 
@@ -163,12 +344,13 @@ def to_markdown(tables: list[dict[str, Any]]) -> str:
     """Markdown: per table a caption line, then methods x metrics with arrows and the best in bold."""
     parts = ["# Leaderboard", ""]
     if not tables:
-        parts.append("_The store holds no runs yet: run `bench run` first._")
+        parts.append("_The store holds no runs (matching the filters) yet: run `bench run` first._")
     for table in tables:
         frame, display = table["frame"], table["display"]
         headers = ["Method", "Images", "Failed"] + [
-            d["label"] if d["count"] else f"{d['label']} {ARROW[d['higher']]}" for d in display]
-        best = {d["column"]: (set() if d["count"] else _best_index(frame[d["column"]], d["higher"])) for d in display}
+            f"{d['label']} {ARROW[d['direction']]}" if d["direction"] in ARROW else d["label"] for d in display]
+        best = {d["column"]: (_best_index(frame[d["column"]], d["direction"] == "higher")
+                              if d["direction"] in ARROW and d["bold"] else set()) for d in display}
         parts += [f"**{table['caption']}**", "", "| " + " | ".join(headers) + " |",
                   "|" + "|".join(["---"] + ["---:"] * (len(headers) - 1)) + "|"]
         for i, row in frame.iterrows():
@@ -190,28 +372,26 @@ def to_markdown(tables: list[dict[str, Any]]) -> str:
     return "\n".join(parts)
 
 
-def write_leaderboard(store_path: str | Path, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``leaderboard.csv`` (one row per run) and ``leaderboard.md``; return their paths."""
+def write_leaderboard(store_path: str | Path, out_dir: str | Path, flt: TableFilter | None = None,
+                      common_ids: bool = True) -> dict[str, Path]:
+    """Write ``leaderboard.csv`` (one row per run and table), ``leaderboard.md`` and ``metric_directions.json``."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    frame, info = collect(store_path)
+    tables = build_tables(store_path, flt, common_ids)
     csv_path, md_path = out_dir / "leaderboard.csv", out_dir / "leaderboard.md"
+    frames = [t["frame"] for t in tables]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    frame.to_csv(csv_path, index=False)
     if not frame.empty:
-        directions = {}
-        for column in frame.columns:
-            metric = column if column in info else column.split(".", 1)[0]
-            if metric in info and not column.endswith(("_lo", "_hi", "_std", "_n")):
-                directions[column] = "higher" if info[metric]["higher_is_better"] else "lower"
-        frame = frame.drop(columns=["setting"])
-        frame.to_csv(csv_path, index=False)
+        info = tables[0]["info"]
+        directions = {c: _column_direction(info, c) for c in frame.columns
+                      if (c in info or c.split(".", 1)[0] in info) and not c.endswith(("_lo", "_hi", "_std", "_n"))}
         (out_dir / "metric_directions.json").write_text(json.dumps(directions, indent=2, sort_keys=True))
-    else:
-        pd.DataFrame().to_csv(csv_path, index=False)
-    md_path.write_text(to_markdown(build_tables(store_path)), encoding="utf-8")
+    md_path.write_text(to_markdown(tables), encoding="utf-8")
     paths = {"csv": csv_path, "markdown": md_path}
     from .attributes import write_attribute_leaderboard
 
-    attributes = write_attribute_leaderboard(store_path, out_dir)
+    attributes = write_attribute_leaderboard(tables, out_dir)
     if attributes is not None:
         paths["attributes"] = attributes
     return paths

@@ -74,13 +74,15 @@ def shared_classifier(backend: str, options: Mapping[str, Any]):
     """One classifier (and its HQ prediction cache) per process and configuration."""
     from reference_models.attribute_classifiers import PredictionCache, make_classifier
 
+    from bench.provenance import cached
+
+    def build():
+        classifier = make_classifier(backend, **dict(options))
+        return classifier, PredictionCache(classifier), PredictionCache(classifier, persistent=False)
+
     key = (backend, tuple(sorted((k, str(v)) for k, v in options.items())))
-    with _CLASSIFIERS_LOCK:
-        if key not in _CLASSIFIERS:
-            classifier = make_classifier(backend, **dict(options))
-            _CLASSIFIERS[key] = (classifier, PredictionCache(classifier),
-                                 PredictionCache(classifier, persistent=False))
-        return _CLASSIFIERS[key]
+    with _CLASSIFIERS_LOCK:  # a cache hit re-notes the model files into the active run-identity recorder
+        return cached(_CLASSIFIERS, key, build)
 
 
 def _codes(values: np.ndarray, unknown: int) -> np.ndarray:
@@ -360,6 +362,32 @@ def _safe_predict(cache, images):
         return AttributePrediction.from_rows(rows)
 
 
+#: Columns of a stored per-image prediction vector (restored or HQ side), float64; -1 / nan = missing.
+PREDICTION_VECTOR = ("age_years", "age_bin", "gender", "p_male", "status")
+
+
+def prediction_vector(pred: AttributePrediction) -> np.ndarray:
+    """``[B, 5]`` float64 rows (:data:`PREDICTION_VECTOR`) of a batch of predictions (stored per image)."""
+    return np.stack([np.asarray(pred.age_years, np.float64), np.asarray(pred.age_bin, np.float64),
+                     np.asarray(pred.gender, np.float64), np.asarray(pred.p_male, np.float64),
+                     np.asarray(pred.status, np.float64)], axis=1)
+
+
+class _StoredPrediction:
+    """The fields of :class:`AttributePrediction` that :func:`accumulate` reads, from stored vectors."""
+
+    def __init__(self, rows: np.ndarray) -> None:
+        rows = np.asarray(rows, np.float64).reshape(-1, len(PREDICTION_VECTOR))
+        self.age_years = rows[:, 0]
+        self.age_bin = rows[:, 1].astype(np.int64)
+        self.gender = rows[:, 2].astype(np.int64)
+        self.p_male = rows[:, 3]
+        self.status = rows[:, 4].astype(np.int64)
+
+    def __len__(self) -> int:
+        return len(self.status)
+
+
 class AttributeBias(SetMetric):
     """Set-level attribute-bias metric (see the module documentation for every key)."""
 
@@ -368,6 +396,12 @@ class AttributeBias(SetMetric):
     #: shown in the Markdown leaderboard (with their 95 % intervals); every key is in the CSV
     leaderboard_headline = ("gender_err", "age_err", "gender_err_label", "age_err_label", "age_mae",
                             "floor_gender_err", "floor_age_err", "fd_gender")
+    #: errors, MAEs, gaps and discrepancies rank methods (lower is better); the floor (the classifier on
+    #: the HQ set), the HQ-side shares and discrepancies, the signed shifts and the counts do not
+    outputs = {"floor_*": "info", "fd_*_hq": "info", "hq_*": "info", "*shift*": "info", "n": "info",
+               "groups_by_label": "info", "multiple_faces_share": "info", "classifier_error_share": "info",
+               "*_err": "lower", "*_err_label": "lower", "*_gap": "lower", "age_mae*": "lower",
+               "gender_f2m": "lower", "gender_m2f": "lower", "fd_*": "lower", "no_face_share": "lower"}
     needs_reference = False  # label protocol and FD work without HQ (captured LQ, generated sets)
     unit = ""
 
@@ -379,7 +413,9 @@ class AttributeBias(SetMetric):
             self.classifier_options.setdefault("align", "template")
             self.classifier_options.setdefault("template", "utkface")
         self.min_group, self.replicates = int(min_group), int(replicates)
-        # load the classifier now: a missing model or extra is reported before any image is processed
+
+    def prepare(self) -> None:
+        """Load the classifier: a missing model or extra is reported before any image is processed."""
         self._classifier()
 
     def _classifier(self):
@@ -391,9 +427,21 @@ class AttributeBias(SetMetric):
         pred_h = _safe_predict(hq_cache, reference) if reference is not None else None
         return pred_r, pred_h
 
-    def partial(self, restored, reference, samples) -> dict[str, np.ndarray]:
+    def channels(self) -> dict[str, tuple[str, str]]:
+        classifier = self._classifier()[0]
+        channel = f"attr/{classifier.name}-{classifier.identity_key()}/{','.join(PREDICTION_VECTOR)}"
+        return {"restored": ("restored", channel), "hq": ("reference", channel)}
+
+    def restored_vectors(self, restored, samples) -> dict[str, np.ndarray]:
+        return {"restored": prediction_vector(_safe_predict(self._classifier()[2], restored))}
+
+    def reference_vectors(self, reference, samples) -> dict[str, np.ndarray]:
+        return {"hq": prediction_vector(_safe_predict(self._classifier()[1], reference))}
+
+    def fold(self, vectors, samples) -> dict[str, np.ndarray]:
         state = empty_state()
-        pred_r, pred_h = self.predict(restored, reference)
+        pred_r = _StoredPrediction(vectors["restored"])
+        pred_h = _StoredPrediction(vectors["hq"]) if "hq" in vectors else None
         label_bin, label_gender, label_age = _label_arrays(samples)
         accumulate(state, pred_r, pred_h, label_bin, label_gender, label_age)
         return state
@@ -425,6 +473,8 @@ class AttributePredictions(PerImageMetric):
 
     name = "attr_pred"
     higher_is_better = True
+    #: predictions are audit values: none of them ranks methods
+    outputs = {"*": "info"}
     #: per-image predictions are an audit trail, not a leaderboard column
     leaderboard_hidden = True
     needs_reference = False
@@ -435,6 +485,9 @@ class AttributePredictions(PerImageMetric):
 
     def __init__(self, classifier: str = "dlib_onnx", **classifier_options: Any) -> None:
         self._bias = AttributeBias(classifier, **classifier_options)
+
+    def prepare(self) -> None:
+        self._bias.prepare()
 
     def details(self, restored, reference=None) -> dict[str, np.ndarray]:
         pred_r, pred_h = self._bias.predict(restored, reference)

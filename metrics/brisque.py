@@ -52,7 +52,7 @@ error.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 import torch
@@ -208,6 +208,8 @@ class BRISQUE(PerImageMetric):
     needs_reference: ClassVar[bool] = False
     unit: ClassVar[str] = ""
     extra_outputs: ClassVar[tuple[str, ...]] = ("flat_share", "unstable")
+    #: the flat-region share and the ``unstable`` flag describe the image, they do not rank methods
+    outputs: ClassVar[Mapping[str, str]] = {"value": "lower", "flat_share": "info", "unstable": "info"}
 
     def __init__(self, snap_zeros: bool = True, text_rounding: bool = True,
                  flat_share_warning: float = FLAT_SHARE_WARNING) -> None:
@@ -215,6 +217,9 @@ class BRISQUE(PerImageMetric):
         self.text_rounding = bool(text_rounding)
         self.flat_share_warning = float(flat_share_warning)
         self._params = None  # loaded (fetched, verified, converted) at the first call
+
+    def prepare(self) -> None:
+        self._parameters()
 
     def _parameters(self):
         if self._params is None:

@@ -90,11 +90,11 @@ class InceptionFeatures:
         """The network (loaded on first use; shared by all extractors with the same weights and device)."""
         from reference_models.fid_inception import load_fid_inception
 
+        from bench.provenance import cached
+
         key = (self.weights, self.device)
-        with self._lock:
-            if key not in self._models:
-                self._models[key] = load_fid_inception(self.weights, device=self.device)
-            return self._models[key]
+        with self._lock:  # a cache hit re-notes the parameter files into the active run-identity recorder
+            return cached(self._models, key, lambda: load_fid_inception(self.weights, device=self.device))
 
     @property
     def has_logits(self) -> bool:
@@ -106,6 +106,15 @@ class InceptionFeatures:
 
             self._fingerprint = weights_fingerprint(self.model)
         return self._fingerprint
+
+    def channel(self, feature: str = "2048") -> str:
+        """Store channel of these features: every setting that determines their values (see
+        :meth:`bench.types.SetMetric.channels`)."""
+        if feature == "2048":
+            return f"fid-inception/{feature}/{self.resize}/float32/w={self.fingerprint()[:16]}"
+        from reference_models.fid_inception import weights_fingerprint
+
+        return f"fid-inception/{feature}/{self.resize}/float32/w={weights_fingerprint(self.model, True)[:16]}"
 
     def config(self, feature: str = "2048") -> dict[str, Any]:
         """What determines the features (the key of cached reference statistics)."""

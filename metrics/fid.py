@@ -152,12 +152,27 @@ class FID(SetMetric):
         self.stats_dir = stats_dir
         self.features = InceptionFeatures(weights=weights, resize=resize, device=device, batch_size=batch_size)
 
-    def partial(self, restored, reference, samples) -> dict[str, np.ndarray]:
-        state = moments_state(self.features(restored)["2048"], "x.")
+    def prepare(self) -> None:
+        self.features.model  # noqa: B018 - loads the network (and notes its parameter file)
+        if self.reference != "hq":
+            self.reference_state()
+
+    def channels(self) -> dict[str, tuple[str, str]]:
+        channel = self.features.channel("2048")
+        return {"x": ("restored", channel), **({"y": ("reference", channel)} if self.reference == "hq" else {})}
+
+    def restored_vectors(self, restored, samples) -> dict[str, np.ndarray]:
+        return {"x": self.features(restored)["2048"].astype(np.float32)}
+
+    def reference_vectors(self, reference, samples) -> dict[str, np.ndarray]:
+        return {"y": self.features(reference)["2048"].astype(np.float32)} if self.reference == "hq" else {}
+
+    def fold(self, vectors, samples) -> dict[str, np.ndarray]:
+        state = moments_state(vectors["x"], "x.")
         if self.reference == "hq":
-            if reference is None:
-                raise ValueError("FID against the HQ images needs the HQ batch (dataset without HQ?)")
-            state.update(moments_state(self.features(reference)["2048"], "y."))
+            if "y" not in vectors:
+                raise ValueError("FID against the HQ images needs the HQ features (dataset without HQ?)")
+            state.update(moments_state(vectors["y"], "y."))
         return state
 
     def reference_state(self) -> tuple[dict[str, np.ndarray], str]:
@@ -230,6 +245,7 @@ class GroupFID(SetMetric):
     higher_is_better: ClassVar[bool] = False
     leaderboard_headline: ClassVar[tuple[str, ...]] = ("gender.fid_gap", "age_bin.fid_gap")
     leaderboard_counts: ClassVar[tuple[str, ...]] = ("*.m",)
+    outputs: ClassVar[Mapping[str, str]] = {"*.fid_gap": "lower", "*.fid": "lower", "*.kid": "lower"}
     needs_reference: ClassVar[bool] = True
 
     def __init__(self, capacity: int = 2048, min_group_size: int = 50, seed: int = 0,
@@ -239,11 +255,23 @@ class GroupFID(SetMetric):
         self.kid_subsets, self.kid_subset_size = int(kid_subsets), int(kid_subset_size)
         self.features = InceptionFeatures(weights=weights, resize=resize, device=device, batch_size=batch_size)
 
-    def partial(self, restored, reference, samples) -> dict[str, np.ndarray]:
-        if reference is None:
+    def prepare(self) -> None:
+        self.features.model  # noqa: B018 - loads the network (and notes its parameter file)
+
+    def channels(self) -> dict[str, tuple[str, str]]:
+        channel = self.features.channel("2048")
+        return {"x": ("restored", channel), "y": ("reference", channel)}
+
+    def restored_vectors(self, restored, samples) -> dict[str, np.ndarray]:
+        return {"x": self.features(restored)["2048"].astype(np.float32)}
+
+    def reference_vectors(self, reference, samples) -> dict[str, np.ndarray]:
+        return {"y": self.features(reference)["2048"].astype(np.float32)}
+
+    def fold(self, vectors, samples) -> dict[str, np.ndarray]:
+        if "y" not in vectors:
             raise ValueError("per-group FID compares restored and HQ images of each group; the batch has no HQ")
-        fx = self.features(restored)["2048"].astype(np.float32)
-        fy = self.features(reference)["2048"].astype(np.float32)
+        fx, fy = np.asarray(vectors["x"], np.float32), np.asarray(vectors["y"], np.float32)
         keys = priorities(self.seed, [s.id for s in samples])
         state: dict[str, np.ndarray] = {}
         buckets: dict[str, list[int]] = {}

@@ -37,14 +37,17 @@ Interpretable outputs
 Options: constructor keywords, i.e. ``bench run ... -X ifqa.weights=PATH -X ifqa.regions=utkface
 -X ifqa.maps=DIR`` (``--metric-option METRIC.KEY=VALUE``; ``-X ifqa_vit.KEY=VALUE`` for IFQA++) or
 ``bench.api.run(..., metric_options={"ifqa": {"weights": PATH, "regions": "utkface", "maps": DIR}})``.
-They are part of the run identity, so runs with other weights or regions are other runs in the store.
+``weights`` and ``regions`` (and the sha256 of the weights file) are recorded with the run's metric
+configuration: asking a run for IFQA with other weights or regions is refused, naming the change (use
+another store or ``bench runs remove RUN --metric ifqa``).  ``maps`` only writes pictures and is not part of it.
     ``weights``: checkpoint path, ``None`` (the asset) or ``"random"`` (see above).
     ``regions``: ``ffhq`` (default) | ``utkface`` | ``dlib68`` | ``none``.
     ``maps``: folder for the overlays (none by default; ``save_maps`` is the old name, still accepted).
     ``device``: torch device (``cpu``).  ``batch_size``: images per forward pass.
 Fallback, for an option not given as a keyword: the environment variables ``FRBENCH_IFQA_WEIGHTS``
-(``FRBENCH_IFQA_VIT_WEIGHTS``), ``FRBENCH_IFQA_REGIONS``, ``FRBENCH_IFQA_MAPS``, ``FRBENCH_IFQA_DEVICE``.  They
-are **not** part of the run identity (a store cannot tell such runs apart): prefer ``-X``.
+(``FRBENCH_IFQA_VIT_WEIGHTS``), ``FRBENCH_IFQA_REGIONS``, ``FRBENCH_IFQA_MAPS``, ``FRBENCH_IFQA_DEVICE``.  The
+values they give are recorded like ``-X`` options (the configuration stores the resolved values); ``-X`` is
+clearer on the command line.
 """
 from __future__ import annotations
 
@@ -53,7 +56,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 import torch
@@ -147,6 +150,9 @@ class IFQA(PerImageMetric):
     env_prefix: ClassVar[str] = "FRBENCH_IFQA"
     input_size: ClassVar[int] = pp.CNN_SIZE     # the released network's; an instance may override it
     accepts_trained_here: ClassVar[bool] = True  # `bench train ifqa` trains this network
+    #: region means are realism scores like the value; ``face_found`` (dlib68 regions) is an audit flag
+    outputs: ClassVar[Mapping[str, str]] = {"value": "higher", "eyes": "higher", "nose": "higher",
+                                            "mouth": "higher", "rest": "higher", "face_found": "info"}
 
     def __init__(self, weights: str | os.PathLike | None = None, regions: str | None = None,
                  maps: str | os.PathLike | None = None, device: str | None = None,
@@ -212,6 +218,9 @@ class IFQA(PerImageMetric):
         if self._net is None:
             self._net = self._build()
         return self._net
+
+    def prepare(self) -> None:
+        self.net  # noqa: B018 - loads the network (and notes its weights file)
 
     def _inputs(self, images_hwc: np.ndarray) -> torch.Tensor:
         if self.trained_here is not None:      # as its training / held-out check resized faces
@@ -299,7 +308,7 @@ class IFQA(PerImageMetric):
 
     def describe(self) -> dict[str, Any]:
         d = super().describe()
-        d["options"] = {"weights": self.weights, "regions": self.regions, "maps": self.maps_dir}
+        d["options"] = {"weights": self.weights, "regions": self.regions}  # maps: pictures only, not a value setting
         d["model"] = self._model_label()
         d["input_size"] = self.input_size
         d["provenance"] = dict(self._provenance) or {"weights": self.weights or f"asset:{self.asset}"}

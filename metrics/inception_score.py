@@ -44,6 +44,9 @@ class InceptionScore(SetMetric):
         self.splits, self.seed = int(splits), int(seed)
         self.features = InceptionFeatures(weights=weights, resize="tf1-bilinear", device=device,
                                           batch_size=batch_size)
+
+    def prepare(self) -> None:
+        """Load the network; refuse (:class:`NoLogitsError`) when its parameters have no logits layer."""
         if not self.features.has_logits:
             raise NoLogitsError(
                 "Inception Score needs the 1008-way logits layer, but the provisioned FID Inception "
@@ -55,13 +58,20 @@ class InceptionScore(SetMetric):
         digest = hashlib.sha256(f"{self.seed}:{sample_id}".encode("utf-8")).digest()
         return int.from_bytes(digest[:8], "big") % self.splits
 
-    def partial(self, restored, reference, samples) -> dict[str, np.ndarray]:
-        logits = self.features(restored, features=("logits_unbiased",))["logits_unbiased"].astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
+    def channels(self) -> dict[str, tuple[str, str]]:
+        return {"logits": ("restored", self.features.channel("logits_unbiased"))}
+
+    def restored_vectors(self, restored, samples) -> dict[str, np.ndarray]:
+        self.prepare()
+        return {"logits": self.features(restored, features=("logits_unbiased",))["logits_unbiased"].astype(np.float32)}
+
+    def fold(self, vectors, samples) -> dict[str, np.ndarray]:
+        logits = np.asarray(vectors["logits"], np.float64)
+        logits = logits - logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         p /= p.sum(axis=1, keepdims=True)
         plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0).sum(axis=1)
-        split = np.array([self._split_of(s.id) for s in samples])
+        split = np.array([self._split_of(s.id) for s in samples], dtype=np.int64)
         n = np.zeros(self.splits, np.int64)
         psum = np.zeros((self.splits, p.shape[1]))
         hsum = np.zeros(self.splits)

@@ -91,14 +91,27 @@ class KID(SetMetric):
         self.needs_reference = reference == "hq"
         self.features = InceptionFeatures(weights=weights, resize=resize, device=device, batch_size=batch_size)
 
-    def partial(self, restored, reference, samples) -> dict[str, np.ndarray]:
+    def prepare(self) -> None:
+        self.features.model  # noqa: B018 - loads the network (and notes its parameter file)
+
+    def channels(self) -> dict[str, tuple[str, str]]:
+        channel = self.features.channel("2048")
+        return {"x": ("restored", channel), **({"y": ("reference", channel)} if self.reference == "hq" else {})}
+
+    def restored_vectors(self, restored, samples) -> dict[str, np.ndarray]:
+        return {"x": self.features(restored)["2048"].astype(np.float32)}
+
+    def reference_vectors(self, reference, samples) -> dict[str, np.ndarray]:
+        return {"y": self.features(reference)["2048"].astype(np.float32)} if self.reference == "hq" else {}
+
+    def fold(self, vectors, samples) -> dict[str, np.ndarray]:
         keys = priorities(self.seed, [s.id for s in samples])
-        fx = self.features(restored)["2048"].astype(np.float32)
+        fx = np.asarray(vectors["x"], np.float32)
         state = {"x#key": keys, "x#feat": fx, "x.n": np.array(len(fx), dtype=np.int64)}
         if self.reference == "hq":
-            if reference is None:
-                raise ValueError("KID against the HQ images needs the HQ batch (dataset without HQ?)")
-            fy = self.features(reference)["2048"].astype(np.float32)
+            if "y" not in vectors:
+                raise ValueError("KID against the HQ images needs the HQ features (dataset without HQ?)")
+            fy = np.asarray(vectors["y"], np.float32)
             state.update({"y#key": keys.copy(), "y#feat": fy, "y.n": np.array(len(fy), dtype=np.int64)})
         return merge_bottom_k([state], self.capacity)
 

@@ -48,7 +48,7 @@ the runner turns both into per-image errors.  NaN or infinite input values raise
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 import torch
 
@@ -209,11 +209,16 @@ class NIQE(PerImageMetric):
     needs_reference: ClassVar[bool] = False
     unit: ClassVar[str] = ""
     extra_outputs: ClassVar[tuple[str, ...]] = ("flat_share", "unstable")
+    #: the flat-region share and the ``unstable`` flag describe the image, they do not rank methods
+    outputs: ClassVar[Mapping[str, str]] = {"value": "lower", "flat_share": "info", "unstable": "info"}
 
     def __init__(self, snap_zeros: bool = True, flat_share_warning: float = FLAT_SHARE_WARNING) -> None:
         self.snap_zeros = bool(snap_zeros)
         self.flat_share_warning = float(flat_share_warning)
         self._params = None  # loaded (fetched, verified, converted) at the first call
+
+    def prepare(self) -> None:
+        self._parameters()
 
     def _parameters(self):
         if self._params is None:

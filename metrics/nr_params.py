@@ -19,6 +19,10 @@ Project format: each set is converted once into ``<cache>/<asset>/<stem>.frbench
 the asset (plain float64 tensors; the metadata records the asset names, their sha256, the manifest
 provenance and the converter version).  A converted file whose recorded source sha256 differs from the
 manifest's is rebuilt.  Loaded parameters are kept per process.
+
+Run identity (:mod:`bench.provenance`): every load notes the converted file and its source asset files
+(the same set whether the conversion is done now or was done earlier, so a resumed run keeps its
+identity); a cache hit re-notes them, and a converted file changed in place is loaded again.
 """
 from __future__ import annotations
 
@@ -32,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from bench.provenance import cached, note_file
+
 CONVERTER_VERSION = "1"
 NIQE_ASSET = "niqe_pris_params"
 BRISQUE_MODEL_ASSET = "brisque_live_allmodel"
@@ -39,6 +45,7 @@ BRISQUE_RANGE_ASSET = "brisque_live_allrange"
 N_FEATURES = 36
 
 _LOCK = threading.Lock()
+#: (asset, cache path) -> (parameters, the files they were read from): see :func:`bench.provenance.cached`
 _CACHE: dict[tuple[str, str], Any] = {}
 
 
@@ -184,6 +191,19 @@ def _save_converted(path: Path, tensors: dict[str, np.ndarray], meta: dict[str, 
     os.replace(tmp, path)
 
 
+def _note_sources(manager, names: list[str]) -> None:
+    """Note the source assets of a conversion reused from the cache (a fresh conversion noted them when it
+    read them), so that the run identity is the same either way.  A source no longer in the cache is
+    skipped: the converted file alone was loaded."""
+    from bench.assets import AssetError
+
+    for name in names:
+        try:
+            manager.path(name, fetch=False)  # verified, and noted by the asset manager
+        except AssetError:
+            pass
+
+
 def _provenance(manager, names: list[str]) -> dict[str, str]:
     meta = {"converter_version": CONVERTER_VERSION, "converted_by": "frbench metrics/nr_params.py"}
     for name in names:
@@ -200,27 +220,30 @@ def niqe_parameters(manager=None) -> NiqeParameters:
     manager = _manager(manager)
     key = (NIQE_ASSET, str(manager.cache_path(NIQE_ASSET)))
     with _LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
-        expected = {NIQE_ASSET: manager.spec(NIQE_ASSET).sha256 or ""}
-        target = _converted_path(manager, NIQE_ASSET, "niqe_pris_params")
-        loaded = _load_converted(target, expected)
-        if loaded is None:
-            from bench.assets import load_npz
+        return cached(_CACHE, key, lambda: _load_niqe(manager))
 
-            raw = load_npz(manager.path(NIQE_ASSET), keys=["mu_pris_param", "cov_pris_param"])
-            mu = np.asarray(raw["mu_pris_param"], dtype=np.float64).reshape(-1)
-            cov = np.asarray(raw["cov_pris_param"], dtype=np.float64)
-            if mu.shape != (N_FEATURES,) or cov.shape != (N_FEATURES, N_FEATURES):
-                raise ParameterFormatError(f"NIQE parameters have shapes {mu.shape} and {cov.shape}, "
-                                           f"expected (36,) and (36, 36)")
-            meta = _provenance(manager, [NIQE_ASSET])
-            _save_converted(target, {"mu": mu, "cov": cov}, meta)
-            loaded = ({"mu": mu, "cov": cov}, meta)
-        tensors, meta = loaded
-        params = NiqeParameters(mu=tensors["mu"], cov=tensors["cov"], provenance=dict(meta))
-        _CACHE[key] = params
-        return params
+
+def _load_niqe(manager) -> NiqeParameters:
+    expected = {NIQE_ASSET: manager.spec(NIQE_ASSET).sha256 or ""}
+    target = _converted_path(manager, NIQE_ASSET, "niqe_pris_params")
+    loaded = _load_converted(target, expected)
+    if loaded is None:
+        from bench.assets import load_npz
+
+        raw = load_npz(manager.path(NIQE_ASSET), keys=["mu_pris_param", "cov_pris_param"])
+        mu = np.asarray(raw["mu_pris_param"], dtype=np.float64).reshape(-1)
+        cov = np.asarray(raw["cov_pris_param"], dtype=np.float64)
+        if mu.shape != (N_FEATURES,) or cov.shape != (N_FEATURES, N_FEATURES):
+            raise ParameterFormatError(f"NIQE parameters have shapes {mu.shape} and {cov.shape}, "
+                                       f"expected (36,) and (36, 36)")
+        meta = _provenance(manager, [NIQE_ASSET])
+        _save_converted(target, {"mu": mu, "cov": cov}, meta)
+        loaded = ({"mu": mu, "cov": cov}, meta)
+    else:
+        _note_sources(manager, [NIQE_ASSET])
+    note_file(target, "converted parameters")
+    tensors, meta = loaded
+    return NiqeParameters(mu=tensors["mu"], cov=tensors["cov"], provenance=dict(meta))
 
 
 def brisque_parameters(manager=None) -> BrisqueParameters:
@@ -228,28 +251,31 @@ def brisque_parameters(manager=None) -> BrisqueParameters:
     manager = _manager(manager)
     key = (BRISQUE_MODEL_ASSET, str(manager.cache_path(BRISQUE_MODEL_ASSET)))
     with _LOCK:
-        if key in _CACHE:
-            return _CACHE[key]
-        names = [BRISQUE_MODEL_ASSET, BRISQUE_RANGE_ASSET]
-        expected = {name: manager.spec(name).sha256 or "" for name in names}
-        target = _converted_path(manager, BRISQUE_MODEL_ASSET, "brisque_live")
-        loaded = _load_converted(target, expected)
-        if loaded is None:
-            model = parse_libsvm_model(manager.path(BRISQUE_MODEL_ASSET).read_text(encoding="ascii"))
-            table = parse_range_table(manager.path(BRISQUE_RANGE_ASSET).read_text(encoding="utf-8"))
-            tensors = {"sv_coef": model["sv_coef"], "sv": model["sv"],
-                       "rho": np.array([model["rho"]]), "gamma": np.array([model["gamma"]]),
-                       "target_range": table[0], "feature_min": table[1:, 0], "feature_max": table[1:, 1]}
-            meta = _provenance(manager, names)
-            _save_converted(target, tensors, meta)
-            loaded = (tensors, meta)
-        t, meta = loaded
-        params = BrisqueParameters(sv_coef=t["sv_coef"], sv=t["sv"], rho=float(t["rho"][0]),
-                                   gamma=float(t["gamma"][0]), lower=float(t["target_range"][0]),
-                                   upper=float(t["target_range"][1]), feature_min=t["feature_min"],
-                                   feature_max=t["feature_max"], provenance=dict(meta))
-        _CACHE[key] = params
-        return params
+        return cached(_CACHE, key, lambda: _load_brisque(manager))
+
+
+def _load_brisque(manager) -> BrisqueParameters:
+    names = [BRISQUE_MODEL_ASSET, BRISQUE_RANGE_ASSET]
+    expected = {name: manager.spec(name).sha256 or "" for name in names}
+    target = _converted_path(manager, BRISQUE_MODEL_ASSET, "brisque_live")
+    loaded = _load_converted(target, expected)
+    if loaded is None:
+        model = parse_libsvm_model(manager.path(BRISQUE_MODEL_ASSET).read_text(encoding="ascii"))
+        table = parse_range_table(manager.path(BRISQUE_RANGE_ASSET).read_text(encoding="utf-8"))
+        tensors = {"sv_coef": model["sv_coef"], "sv": model["sv"],
+                   "rho": np.array([model["rho"]]), "gamma": np.array([model["gamma"]]),
+                   "target_range": table[0], "feature_min": table[1:, 0], "feature_max": table[1:, 1]}
+        meta = _provenance(manager, names)
+        _save_converted(target, tensors, meta)
+        loaded = (tensors, meta)
+    else:
+        _note_sources(manager, names)
+    note_file(target, "converted parameters")
+    t, meta = loaded
+    return BrisqueParameters(sv_coef=t["sv_coef"], sv=t["sv"], rho=float(t["rho"][0]),
+                             gamma=float(t["gamma"][0]), lower=float(t["target_range"][0]),
+                             upper=float(t["target_range"][1]), feature_min=t["feature_min"],
+                             feature_max=t["feature_max"], provenance=dict(meta))
 
 
 def clear_cache() -> None:

@@ -171,6 +171,9 @@ class DlibDetectionAligner:
         self._dlib = dlib
         self._detector = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(str(shape_predictor_path))
+        from bench.provenance import note_file
+
+        note_file(shape_predictor_path, "dlib shape predictor")
         self.upsample = int(upsample)
 
     def chips(self, image: np.ndarray, sizes: Sequence[int]) -> ChipResult:

@@ -540,10 +540,13 @@ def convert_torchscript_archive(archive: str | os.PathLike, target: str | os.Pat
     """
     from safetensors.torch import save_file
 
+    from bench.provenance import note_file
+
     archive, target = Path(archive), Path(target)
     if archive_sha256 is None:
         archive_sha256 = _sha256(archive)
     scripted = torch.jit.load(str(archive), map_location="cpu")
+    note_file(archive, "torchscript archive")
     state = convert_torchscript_state_dict(dict(scripted.state_dict()))
     del scripted
     metadata = {"format": "frbench-fid-inception-v3", "conversion_version": CONVERSION_VERSION,
@@ -633,12 +636,12 @@ def load_fid_inception(weights: str = "auto", device: str | torch.device = "cpu"
     return model.to(device).eval()
 
 
-def weights_fingerprint(model: FIDInceptionV3) -> str:
+def weights_fingerprint(model: FIDInceptionV3, include_fc: bool = False) -> str:
     """sha256 over the pool3 part of the parameters (names, shapes, bytes): identifies the network in
-    cache keys independently of the file format it came from."""
+    cache keys independently of the file format it came from (``include_fc``: the logits layer too)."""
     digest = hashlib.sha256()
     for key, value in sorted(model.state_dict().items()):
-        if key.startswith("fc.") or key.endswith("num_batches_tracked"):
+        if (key.startswith("fc.") and not include_fc) or key.endswith("num_batches_tracked"):
             continue
         tensor = value.detach().to("cpu", torch.float32).contiguous()
         digest.update(key.encode())

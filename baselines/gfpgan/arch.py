@@ -261,7 +261,10 @@ class GFPGANv1Clean(nn.Module):
         self.stylegan_decoder = StyleGAN2GeneratorCSFT(out_size, num_style_feat, num_mlp, channel_multiplier,
                                                        narrow, sft_half)
         if decoder_load_path:
+            from bench.provenance import note_file
+
             state = torch.load(decoder_load_path, map_location="cpu", weights_only=True)["params_ema"]
+            note_file(decoder_load_path, "decoder prior")
             load_state_dict_strict(self.stylegan_decoder, state, what="GFPGAN StyleGAN2 decoder prior")
         if fix_decoder:
             for p in self.stylegan_decoder.parameters():

@@ -81,6 +81,7 @@ from typing import Any, BinaryIO, Iterable, Mapping
 import yaml
 
 from bench.defaults import ASSET_CACHE_ENV
+from bench.provenance import note_file
 
 #: Set to 1/true/yes to skip every network source.
 OFFLINE_ENV = "FRBENCH_OFFLINE"
@@ -838,6 +839,12 @@ class _Verified:
     digest: str
 
 
+def _noted(path: Path, name: str) -> Path:
+    """``path`` after noting it (role ``asset:<name>``) for the active run-identity recorders."""
+    note_file(path, f"asset:{name}")
+    return path
+
+
 class AssetManager:
     """Named assets from ``manifest.yaml``, fetched into a verified cache.
 
@@ -938,19 +945,20 @@ class AssetManager:
         else (when ``fetch``) the result of :meth:`fetch`.
 
         Raises :class:`AssetUnavailableError` when the file cannot be had and
-        :class:`AssetIntegrityError` when a file is there but its sha256 is wrong.
+        :class:`AssetIntegrityError` when a file is there but its sha256 is wrong.  The returned file is
+        about to be loaded: it is noted for the run identity (:func:`bench.provenance.note_file`).
         """
         spec = self.spec(name)
         override = os.environ.get(spec.env_var)
         if override:
-            return self._check_override(spec, override)
+            return _noted(self._check_override(spec, override), name)
         target = self.cache_path(name)
         if target.is_file():
             self._check_cached(name, target)
-            return target
+            return _noted(target, name)
         if not fetch:
             raise self._unavailable(spec, [("(not tried)", "fetching was not allowed (fetch=False)")])
-        return self.fetch(name)
+        return _noted(self.fetch(name), name)
 
     def fetch(self, name: str, force: bool = False) -> Path:
         """Bring ``name`` into the cache from the first source that delivers a verified file.

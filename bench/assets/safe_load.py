@@ -11,7 +11,8 @@
 TorchScript archives (such as the FID Inception asset) are programs, not state dicts; they are refused
 here with a message saying so (load them with ``torch.jit.load`` where that is intended).
 
-Every failure raises :class:`CheckpointLoadError` naming the file and the reason.
+Every failure raises :class:`CheckpointLoadError` naming the file and the reason.  Every file loaded is
+noted for the run identity (:func:`bench.provenance.note_file`).
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+
+from bench.provenance import note_file
 
 
 class CheckpointLoadError(ValueError):
@@ -90,6 +93,7 @@ def load_state_dict(path: str | os.PathLike, key: str | Sequence[str] | None = N
         hint = f"; pass key= one of {nested}" if nested else ""
         raise CheckpointLoadError(
             f"{path}: not a flat state dict: {len(bad)} entries are not str -> tensor (e.g. {bad[:5]}){hint}")
+    note_file(path, "state_dict")
     return dict(obj)
 
 
@@ -109,4 +113,5 @@ def load_npz(path: str | os.PathLike, keys: Sequence[str] | None = None) -> dict
     missing = [k for k in (keys or ()) if k not in arrays]
     if missing:
         raise CheckpointLoadError(f"{path}: missing arrays {missing}; it holds {sorted(arrays)}")
+    note_file(path, "npz")
     return arrays

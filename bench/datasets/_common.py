@@ -100,11 +100,16 @@ def check_split(split: str, test_fraction: float) -> None:
         raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction!r}")
 
 
-def in_split(sample_id: str, split: str, test_fraction: float) -> bool:
-    """Deterministic hash split: a sample is in ``test`` when ``stable_unit(id) < test_fraction``."""
+def in_split(sample_id: str, split: str, test_fraction: float, seed: int = 0) -> bool:
+    """Seeded hash split: a sample is in ``test`` when ``stable_unit(id, salt) < test_fraction``.
+
+    The salt is empty for ``seed == 0`` (the split every earlier frbench run and trained model used) and
+    ``"frbench-split:{seed}:"`` otherwise, so another seed gives another random partition; either way
+    the assignment depends on the id alone, never on the file order.
+    """
     if split == "all":
         return True
-    is_test = stable_unit(sample_id) < test_fraction
+    is_test = stable_unit(sample_id, "" if int(seed) == 0 else f"frbench-split:{int(seed)}:") < test_fraction
     return is_test if split == "test" else not is_test
 
 

@@ -5,8 +5,10 @@ Layouts (``root``)
       With both folders, a file without its partner is an issue and is skipped; ``hq/`` alone gives
       HQ-only samples (the harness synthesises the LQ); ``lq/`` alone gives captured-LQ samples
       (no HQ, no full-reference metrics).
-    * otherwise a flat folder of images, taken as HQ (``kind="hq"``, default) or captured LQ
-      (``kind="lq"``).
+    * otherwise a flat folder of images: HQ (``kind="hq"``: the LQ is synthesised by the degradation
+      protocol) or captured LQ (``kind="lq"``: no-reference metrics only).  There is no default: a
+      folder of real low-quality faces silently taken as HQ would be scored against itself, so a flat
+      folder without ``kind`` is refused with a message offering both.
     ``recursive=True`` also walks subfolders; ids are then the relative path without extension
     (``"set1/0001"``). Files are recognised by their image extension (:data:`bench.imageio.IMAGE_EXTENSIONS`)
     and are NOT opened here: the runner decodes them and records unreadable files per image.
@@ -42,9 +44,9 @@ class FolderDataset(Dataset):
     has_hq = True
     synthetic = False
 
-    def __init__(self, root=None, *, kind: str = "hq", attributes: str | None = None,
+    def __init__(self, root=None, *, kind: str | None = None, attributes: str | None = None,
                  recursive: bool = False) -> None:
-        if kind not in KINDS:
+        if kind is not None and kind not in KINDS:
             raise ValueError(f"kind must be 'hq' or 'lq', got {kind!r}")
         attributes = optional_str(attributes)
         super().__init__(root, kind=kind, attributes=attributes, recursive=recursive)
@@ -52,7 +54,7 @@ class FolderDataset(Dataset):
         self.attributes = attributes
         self.recursive = recursive
         # an instance attribute: known from the folder layout (refreshed by index())
-        self.has_hq = kind == "hq"
+        self.has_hq = kind != "lq"
         if self.root is not None and self.root.is_dir():
             self.has_hq = self._layout()[0] is not None
 
@@ -62,6 +64,11 @@ class FolderDataset(Dataset):
         hq, lq = root / "hq", root / "lq"
         if hq.is_dir() or lq.is_dir():
             return (hq if hq.is_dir() else None), (lq if lq.is_dir() else None)
+        if self.kind is None:
+            raise ValueError(
+                f"dataset 'folder': {root} is a flat folder of images; say what they are: -D kind=hq (high-quality "
+                f"faces: the LQ is synthesised with --degradation, full-reference metrics) or -D kind=lq (captured "
+                f"low-quality faces: restored as they are, no-reference metrics)")
         return (root, None) if self.kind == "hq" else (None, root)
 
     def _files(self, folder: Path) -> dict[str, Path]:

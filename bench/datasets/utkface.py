@@ -22,9 +22,11 @@ Labels (from the file name)
     datetime that is not 17 digits) is reported in :attr:`issues` and skipped: its labels cannot
     be trusted. The public archive contains a few such names.
 
-Sample ids are the file names without the ``.jpg.chip.jpg`` tail. ``split`` selects a deterministic
-train/test partition by the SHA-1 of the id (``test`` when the hash falls below ``test_fraction``);
-it is stable across machines and file orders. UTKFace has no identity labels, so the same person
+Sample ids are the file names without the ``.jpg.chip.jpg`` tail. ``split`` selects a seeded
+train/test partition by the SHA-1 of the id (``test`` when the hash falls below ``test_fraction``;
+``split_seed`` salts the hash, 0 = the partition of every earlier frbench run): it is stable across
+machines and file orders.  Within a split, ``--limit`` takes the run's seeded permutation
+(:mod:`bench.selection`), never name order. UTKFace has no identity labels, so the same person
 may appear on both sides of the split.
 """
 from __future__ import annotations
@@ -73,11 +75,12 @@ class UTKFace(Dataset):
     has_hq = True
     synthetic = False
 
-    def __init__(self, root=None, *, split: str = "all", test_fraction: float = 0.2) -> None:
+    def __init__(self, root=None, *, split: str = "all", test_fraction: float = 0.2, split_seed: int = 0) -> None:
         check_split(split, test_fraction)
-        super().__init__(root, split=split, test_fraction=test_fraction)
+        super().__init__(root, split=split, test_fraction=test_fraction, split_seed=int(split_seed))
         self.split = split
         self.test_fraction = test_fraction
+        self.split_seed = int(split_seed)
 
     def image_folder(self) -> Path:
         root = self.require_root()
@@ -104,7 +107,7 @@ class UTKFace(Dataset):
                 self.issues.append(DatasetIssue(str(path), f"duplicate UTKFace id {stem!r}; file skipped"))
                 continue
             seen.add(stem)
-            if not in_split(stem, self.split, self.test_fraction):
+            if not in_split(stem, self.split, self.test_fraction, self.split_seed):
                 continue
             attributes = Attributes(age=age, gender=gender,
                                     extra={"race": race, "race_name": RACE_NAMES[race]})

@@ -63,6 +63,11 @@ class DeepFaceClassifier(AttributeClassifier):
         self.weights = check_deepface_available()
         from deepface import DeepFace  # noqa: WPS433
 
+        from bench.provenance import note_file
+
+        for name in WEIGHT_FILES:  # read by DeepFace itself at the first analyze()
+            note_file(self.weights / name, "deepface weights")
+
         self._deepface = DeepFace
         self.detector_backend = detector_backend
 

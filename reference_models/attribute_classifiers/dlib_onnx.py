@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.provenance import note_file
 from reference_models.face_alignment import STATUS_NO_FACE, make_aligner
 
 from .base import AttributeClassifier, AttributePrediction, age_bin_probs_from_age_probs
@@ -52,7 +53,9 @@ def _session(path, threads: int):
     options.intra_op_num_threads = int(threads)
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    note_file(path, "onnx")
+    return session
 
 
 class DlibOnnxClassifier(AttributeClassifier):

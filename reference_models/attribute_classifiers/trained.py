@@ -133,6 +133,8 @@ class TrainedAttributeClassifier(AttributeClassifier):
         from safetensors import safe_open
         from safetensors.torch import load_file
 
+        from bench.provenance import note_file
+
         if weights is None:
             raise ValueError("the 'trained' attribute classifier needs weights=PATH "
                              "(a file written by `bench train attribute-classifier`)")
@@ -145,6 +147,7 @@ class TrainedAttributeClassifier(AttributeClassifier):
             raise ValueError(f"{weights}: unknown architecture {self.record.get('arch')!r}")
         self.model = SmallAttributeNet()
         self.model.load_state_dict(load_file(str(weights)), strict=True)
+        note_file(weights, "attribute classifier")
         self.model.eval()
         self.aligner = TemplateAligner(template or self.record["template"])
         self.weights, self.batch = str(weights), int(batch)

@@ -236,7 +236,10 @@ class DBFR(nn.Module):
             self.condition_in1.append(Bottleneck(c, cond_out))
             self.condition_in2.append(Bottleneck(c, cond_out))
         if decoder_load_path:
+            from bench.provenance import note_file
+
             self.load_decoder_prior(torch.load(decoder_load_path, map_location="cpu", weights_only=True)["params_ema"])
+            note_file(decoder_load_path, "decoder prior")
         if fix_decoder:
             self.freeze_decoder_like_official()
 

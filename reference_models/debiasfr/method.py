@@ -132,6 +132,8 @@ def _read_frbench_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     from safetensors import safe_open
     from safetensors.torch import load_file
 
+    from bench.provenance import note_file
+
     if path.suffix.lower() != ".safetensors":
         return None
     with safe_open(str(path), framework="pt") as fh:
@@ -139,6 +141,7 @@ def _read_frbench_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     if "frbench_debiasfr" not in meta:
         return None
     tensors = {k: v.float() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
+    note_file(path, "debiasfr weights")
     return tensors, json.loads(meta["frbench_debiasfr"])     # float16 copies (the shipped preset) -> float32
 
 

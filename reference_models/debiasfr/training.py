@@ -453,9 +453,12 @@ class DebiasFRTrainer:
         from safetensors import safe_open
         from safetensors.torch import load_file
 
+        from bench.provenance import note_file
+
         tensors = load_file(str(path))
         with safe_open(str(path), framework="pt") as fh:
             meta = fh.metadata() or {}
+        note_file(path, "debiasfr training checkpoint")
         saved = json.loads(meta["frbench_debiasfr"])
         if saved["config"]["network"] != json.loads(json.dumps(self.cfg["network"], default=str)):
             raise ValueError(f"{path}: checkpoint network configuration differs from the requested one")
@@ -511,9 +514,12 @@ def half_precision_copy(src: str | Path, dst: str | Path) -> Path:
     from safetensors import safe_open
     from safetensors.torch import load_file
 
+    from bench.provenance import note_file
+
     with safe_open(str(src), framework="pt") as fh:
         meta = dict(fh.metadata() or {})
     tensors = {k: v.half() if v.is_floating_point() else v for k, v in load_file(str(src)).items()}
+    note_file(src, "source of a float16 copy")
     meta["frbench_storage"] = "float16 copy of " + Path(src).name
     _save_safetensors(tensors, Path(dst), meta)
     return Path(dst)
@@ -559,6 +565,8 @@ def train_debiasfr(dataset, cfg: Mapping[str, Any], out_dir: str | Path, *, limi
             model.load_state_dict(load_file(str(source)), strict=True)
             with safe_open(str(source), framework="pt") as fh:
                 aux_records[role] = json.loads((fh.metadata() or {}).get("frbench_record", "{}"))
+            from bench.provenance import note_file
+            note_file(source, role)
             model.eval().requires_grad_(False)
             log(f"{role}: loaded {source}")
         else:

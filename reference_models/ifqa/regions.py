@@ -325,6 +325,9 @@ class Dlib68Landmarker:
         self.predictor_path = str(predictor_path)
         self._detector = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(self.predictor_path)
+        from bench.provenance import note_file
+
+        note_file(self.predictor_path, "dlib shape predictor")
         self.upsample = int(upsample)
 
     def __call__(self, image: np.ndarray) -> np.ndarray | None:

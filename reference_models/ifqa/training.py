@@ -247,6 +247,9 @@ def load_trained_discriminator(path: str | Path) -> tuple[IFQADiscriminator, dic
     conf = json.loads(meta["config"])
     d = IFQADiscriminator(base_channels=int(conf["base_channels"]), num_bottleneck=int(conf["num_bottleneck"]))
     load_ifqa_state_dict(d, load_file(str(path)))
+    from bench.provenance import note_file
+
+    note_file(path, "ifqa discriminator")
     d.eval()
     record = json.loads(meta.get("frbench_record", "{}"))
     record["input_size"] = int(meta.get("input_size") or conf.get("input_size") or record["config"]["size"])
@@ -447,6 +450,9 @@ def _resume(path: Path, g, d, opt_g, opt_d, cfg: IFQATrainConfig, record: dict[s
     if saved.get("perceptual", {}).get("network") != record["perceptual"]["network"]:
         raise ValueError(f"{path} was trained with another perceptual network")
     tensors = load_file(str(path))
+    from bench.provenance import note_file
+
+    note_file(path, "ifqa training state")
     g.load_state_dict({k[len("generator."):]: v for k, v in tensors.items() if k.startswith("generator.")})
     d.load_state_dict({k[len("discriminator."):]: v for k, v in tensors.items() if k.startswith("discriminator.")})
     groups = json.loads(meta["param_groups"])
@@ -456,24 +462,12 @@ def _resume(path: Path, g, d, opt_g, opt_d, cfg: IFQATrainConfig, record: dict[s
 
 
 # -- command line ---------------------------------------------------------------------------------------------
-def _open_dataset(name: str, root, split: str | None):
-    from bench.registries import DATASETS
-    from bench.runner import _create
-
-    options = {"split": split} if split and split != "all" else {}
-    try:
-        return _create(DATASETS, name, root=root, **options)
-    except Exception:
-        if not options:
-            raise
-        return _create(DATASETS, name, root=root)  # a dataset without splits
-
-
 def heldout_faces(name: str, root, n: int, seed: int = 1) -> tuple[np.ndarray, dict[str, Any]]:
     """``n`` faces of the dataset's ``test`` split at their own resolution (seeded choice)."""
     from bench.imageio import read_image
+    from bench.training_data import open_training_dataset
 
-    dataset = _open_dataset(name, root, "test")
+    dataset = open_training_dataset(name, root, "test")
     samples = [s for s in dataset.samples if s.hq is not None]
     faces, shape = [], None
     for i in np.random.default_rng(seed).permutation(len(samples)):
@@ -492,13 +486,15 @@ def heldout_faces(name: str, root, n: int, seed: int = 1) -> tuple[np.ndarray, d
 
 def train_ifqa_cli(args) -> int:
     """``bench train ifqa``: see :func:`train_ifqa` and ``bench train ifqa --help``."""
+    from bench.training_data import open_training_dataset
+
     if args.config not in CONFIGS:
         raise SystemExit(f"unknown --config {args.config!r}; choose one of {', '.join(CONFIGS)}")
     cfg = CONFIGS[args.config]
     overrides = {k: v for k, v in (("n_images", args.limit), ("perceptual", args.perceptual),
                                    ("batch_size", args.batch_size), ("seed", args.seed)) if v is not None}
     cfg = replace(cfg, **overrides)
-    dataset = _open_dataset(args.dataset, args.root, args.split)
+    dataset = open_training_dataset(args.dataset, args.root, args.split)
     record = train_ifqa(dataset, args.out, cfg, args.iterations, resume=not args.no_resume, threads=args.threads)
     summary = {k: record.get(k) for k in ("label", "n_images", "iterations", "seconds", "last_losses")}
     summary["perceptual"] = record.get("perceptual", {}).get("network")

@@ -53,13 +53,17 @@ class MeanAbsError(PerImageMetric):
 
 
 class PixelSum(SetMetric):
-    """Set-level: mean restored intensity over all images (sum and count states)."""
+    """Set-level: mean restored intensity over all images (per-image sums and counts, summed)."""
 
     name = "pixelsum"
 
-    def partial(self, restored, reference, samples):
-        return {"sum": np.array(float(as_float01(restored, torch.float64).sum())), "count": np.array(float(restored[:, 0].numel())),
-                "images": np.array(len(samples))}
+    def restored_vectors(self, restored, samples):
+        x = as_float01(restored, torch.float64)
+        return {"v": np.stack([x.sum(dim=(1, 2, 3)).numpy(), np.full(len(x), float(x[0, 0].numel()))], axis=1)}
+
+    def fold(self, vectors, samples):
+        v = np.asarray(vectors["v"], np.float64)
+        return {"sum": np.array(v[:, 0].sum()), "count": np.array(v[:, 1].sum()), "images": np.array(len(samples))}
 
     def compute(self, state):
         return {"mean": float(state["sum"] / (3 * state["count"])), "images": int(state["images"])}

@@ -26,8 +26,8 @@ def _make_folder(folder):
 def test_bad_files_become_error_rows(tmp_path):
     folder = tmp_path / "faces"
     _make_folder(folder)
-    summary = run(method="bicubic", dataset="folder", root=folder, degradation="x4", metrics="psnr,ssim",
-                  store=tmp_path / "r.sqlite", batch_size=3, progress=False)
+    summary = run(method="bicubic", dataset="folder", root=folder, dataset_options={"kind": "hq"}, degradation="x4",
+                  metrics="psnr,ssim", store=tmp_path / "r.sqlite", batch_size=3, progress=False)
     assert summary.n_planned == 8
     assert summary.n_ok == 3 and summary.n_failed == 5
     errors = {sample_id: (stage, cause) for sample_id, stage, cause in summary.errors}

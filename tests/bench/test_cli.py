@@ -66,20 +66,30 @@ def test_unknown_dataset_option_is_a_clear_error(capsys, tmp_path):
     assert "dataset 'synthetic' has no option 'nn'" in err and "Did you mean 'n'" in err
 
 
-def test_metric_options_reach_the_metric_and_the_run_identity(tmp_path, capsys):
+def test_metric_options_reach_the_metric_and_a_changed_configuration_is_refused(tmp_path, capsys):
     store = str(tmp_path / "r.sqlite")
     base = ["run", "--method", "bicubic", "--dataset", "synthetic", "-D", "n=4", "--metrics", "psnr",
             "--store", store, "--no-progress"]
     assert main(base) == 0
-    assert main(base + ["-X", "psnr.channel=y"]) == 0
+    rgb = [float(line.split("mean")[1].split()[0]) for line in capsys.readouterr().out.splitlines()
+           if line.strip().startswith("psnr:")]
+    # the same run asked for psnr with another configuration: refused, naming what changed, nothing mixed
+    assert main(base + ["-X", "psnr.channel=y"]) == 2
+    err = capsys.readouterr().err
+    assert "already holds metric 'psnr' computed with another configuration" in err
+    assert 'channel: "rgb" -> "y"' in err and "bench runs remove" in err
+    assert main(["runs", "remove", "--store", store, "--metric", "psnr", "--yes",
+                 __import__("bench.api", fromlist=["runs"]).runs(store)[0]["run_id"]]) == 0
+    capsys.readouterr()
+    assert main(base + ["-X", "psnr.channel=y"]) == 0  # after removing the old values, computed anew
+    y = [float(line.split("mean")[1].split()[0]) for line in capsys.readouterr().out.splitlines()
+         if line.strip().startswith("psnr:")]
     from bench.store import ResultStore
 
     with ResultStore(store) as s:
         runs = s.runs()
-    assert len(runs) == 2           # different metric options = a different run, never mixed rows
-    means = [float(line.split("mean")[1].split()[0]) for line in capsys.readouterr().out.splitlines()
-             if line.strip().startswith("psnr:")]
-    assert len(means) == 2 and means[0] != means[1]
+        assert s.run_metrics(runs[0]["run_id"])["psnr"]["options"] == {"channel": "y"}
+    assert len(runs) == 1 and len(rgb) == len(y) == 1 and rgb[0] != y[0]
 
 
 def test_bad_metric_options_are_clear_errors(tmp_path, capsys):

@@ -81,7 +81,7 @@ def test_unknown_direction_needs_a_flag(small_study, tmp_path, capsys):
     judgements, table = small_study
     assert main(["correlate", "-j", str(judgements), "--scores", str(table), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
-    assert "direction of metric 'mine' is unknown" in err and "--lower-is-better mine" in err
+    assert "metric 'mine' has no better direction" in err and "--lower-is-better mine" in err
 
 
 def test_mos_study_and_dmos(tmp_path):

@@ -1,83 +1,64 @@
-"""A real `bench run` subprocess killed with SIGKILL mid-run, restarted, ends with exactly the rows of
-an uninterrupted run: no row lost, none duplicated."""
-import os
+"""A real `bench run` subprocess (psnr + FID on real faces) killed with SIGKILL five times at random moments,
+then resumed, ends with exactly the store of an uninterrupted run: no row lost, none duplicated, the same
+Inception features, the same FID."""
+import random
 import signal
+import sqlite3
 import subprocess
-import sys
 import time
 
 import pytest
 
-from bench.api import run
-from bench.store import ResultStore
-from tests.bench.store_support import count_sample_rows
+from tests.bench.store_support import REPO, cli_command, count_sample_rows, snapshot, subprocess_env
+from tests.metrics.fid_support import fid_archive, fid_weights, persistent_cache  # noqa: F401 (fixtures)
 
-LIMIT = 96
-
-# The subprocess runs the real CLI with a bicubic method slowed down by a sleep per batch, so that a
-# kill reliably lands in the middle of the run.  Its identity (describe()) is the plain bicubic's.
-SLOW_CLI = """
-import sys, time
-from baselines.interpolation import Bicubic
-from bench.registries import METHODS
-class SlowBicubic(Bicubic):
-    def restore(self, *args, **kwargs):
-        time.sleep(0.15)
-        return super().restore(*args, **kwargs)
-METHODS.register("slow-bicubic", SlowBicubic, "bicubic slowed down for the kill test", replace=True)
-from bench.cli import main
-raise SystemExit(main(sys.argv[1:]))
-"""
+LIMIT = 40
 
 
-def _args(root, store):
-    return ["run", "--method", "slow-bicubic", "--dataset", "utkface", "--root", str(root), "--degradation", "x8",
-            "--limit", str(LIMIT), "--metrics", "psnr,ssim", "--store", str(store), "--batch-size", "8",
+def _args(root, store, method="slow-bicubic"):
+    return ["run", "--method", method, "--dataset", "utkface", "--root", str(root), "--degradation", "x8",
+            "--limit", str(LIMIT), "--metrics", "psnr,fid", "--store", str(store), "--batch-size", "8",
             "--no-progress"]
 
 
-_count = count_sample_rows
+def _env(fid_archive):  # noqa: F811
+    return subprocess_env(FRBENCH_CACHE=str(persistent_cache()), FRBENCH_TEST_SLEEP="0.4",
+                          FRBENCH_ASSET_FID_INCEPTION_TORCHSCRIPT=str(fid_archive))
 
 
-def _kill_after(root, store, at_least, cwd):
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_CLI, *_args(root, store)], cwd=cwd,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 120
-    while _count(store) < at_least and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    return proc.returncode
-
-
-def _rows(store):
-    with ResultStore(store) as s:
-        (run,) = s.runs()
-        samples = [(r["sample_id"], r["status"], r["error"], str(r["degradation"])) for r in s.sample_rows(run["run_id"])]
-        scores = [row[1:] for row in s.scores(run["run_id"])]
-        return run["run_id"], samples, scores
-
-
-def test_sigkill_twice_then_resume_equals_uninterrupted(tmp_path, utkface_dir):
-    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    store = tmp_path / "killed.sqlite"
-    assert _kill_after(utkface_dir, store, 8, repo) == -signal.SIGKILL
-    first = _count(store)
-    assert 0 < first < LIMIT, "the kill must land mid-run"
-    assert _kill_after(utkface_dir, store, first + 16, repo) == -signal.SIGKILL
-    second = _count(store)
-    assert first < second < LIMIT
-    done = subprocess.run([sys.executable, "-c", SLOW_CLI, *_args(utkface_dir, store)], cwd=repo,
-                          capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    assert f"{second} already done" in done.stdout
+def test_five_sigkills_at_random_moments_then_resume_equal_one_uninterrupted_run(tmp_path, utkface_dir,
+                                                                                  fid_archive):  # noqa: F811
+    env, store = _env(fid_archive), tmp_path / "killed.sqlite"
+    rng = random.Random(13)
+    counts = []
+    for _ in range(5):
+        proc = subprocess.Popen(cli_command(*_args(utkface_dir, store)), cwd=REPO, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # a random moment: during start-up (imports, lease, network loading) or while batches are written
+        time.sleep(rng.uniform(1.0, 7.0))
+        proc.send_signal(signal.SIGKILL)
+        _, err = proc.communicate()
+        assert proc.returncode in (-signal.SIGKILL, 0), err.decode()[-2000:]
+        counts.append(count_sample_rows(store))
+    assert counts[-1] < LIMIT, f"the kills must leave work to resume (rows after each kill: {counts})"
+    left_lease = store.exists() and sqlite3.connect(store).execute("SELECT COUNT(*) FROM leases").fetchone()[0]
+    done = subprocess.run(cli_command(*_args(utkface_dir, store)), cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"{counts[-1]} already done" in done.stdout
+    # a lease left by the killed writer is recovered (the dead process is named), never a refusal
+    assert ("recovered the writer lease" in done.stdout) == bool(left_lease)
 
     reference = tmp_path / "reference.sqlite"
-    run(method="bicubic", dataset="utkface", root=utkface_dir, degradation="x8", limit=LIMIT,
-        metrics="psnr,ssim", store=reference, batch_size=16, progress=False)
-    killed_id, killed_samples, killed_scores = _rows(store)
-    ref_id, ref_samples, ref_scores = _rows(reference)
-    assert killed_id == ref_id  # same identity: same command, same run
-    assert len(killed_samples) == LIMIT and len(killed_scores) == 2 * LIMIT
-    assert killed_samples == ref_samples
-    assert killed_scores == ref_scores  # bit-identical values, no duplicates (primary keys), none missing
+    ref = subprocess.run(cli_command(*_args(utkface_dir, reference, "bicubic")), cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert ref.returncode == 0, ref.stderr[-2000:]
+    killed, expected = snapshot(store), snapshot(reference)
+    assert killed["runs"] == expected["runs"]  # the same identity: the same run
+    assert len(killed["samples"]) == LIMIT and len(killed["scores"]) == LIMIT and len(killed["vectors"]) == LIMIT
+    for table in ("samples", "scores", "vectors", "ref_vectors", "set_members", "run_metrics"):
+        assert killed[table] == expected[table], table  # bit-identical, nothing lost or duplicated
+    fid = {k: v for _, m, k, v, *_ in killed["set_results"] if m == "fid"}
+    fid_ref = {k: v for _, m, k, v, *_ in expected["set_results"] if m == "fid"}
+    assert fid.keys() == fid_ref.keys() and fid["n"] == LIMIT
+    assert fid["value"] == pytest.approx(fid_ref["value"], rel=1e-9)

@@ -1,6 +1,6 @@
 import pandas as pd
 
-from bench.store import ResultStore, SampleRecord
+from bench.store import ResultStore, SampleRecord, SetRows
 from leaderboards.tables import build_tables, to_markdown, write_leaderboard
 
 
@@ -16,11 +16,13 @@ def _fill(path):
         records = [SampleRecord(f"img{i}", scores={"psnr": p, "niqe": n}) for i, (p, n) in enumerate(pairs)]
         records.append(SampleRecord("bad", status="error", stage="decode", error="bad.png: file is empty"))
         store.write_batch(run_id, records)
+        store.finish_run(run_id)
     synthetic = {"name": "synthetic", "root": None, "options": {"n": 4}, "synthetic": True}
     run_id = store.open_run({"method": "bicubic", "dataset": synthetic, "protocol": "x8", "seed": 0},
                             method="bicubic", dataset="synthetic", protocol="x8", seed=0, synthetic=True,
                             config={}, n_planned=1)
     store.write_batch(run_id, [SampleRecord("s0", scores={"psnr": 20.0})])
+    store.finish_run(run_id)
     store.close()
 
 
@@ -32,7 +34,9 @@ def test_tables_group_by_setting_with_means(tmp_path):
     frame = utk["frame"].set_index("method")
     assert frame.loc["bicubic", "psnr"] == 31.0 and frame.loc["bilinear", "niqe"] == 4.25
     assert frame.loc["bicubic", "images"] == 2 and frame.loc["bicubic", "failed"] == 1
-    assert "utkface" in utk["caption"] and "protocol: x8" in utk["caption"] and "images per method: 2" in utk["caption"]
+    assert "utkface" in utk["caption"] and "protocol: x8" in utk["caption"]
+    assert "computed on the 2 faces that all 2 run(s) restored (of 3 in any run)" in utk["caption"]
+    assert "Failed images (all runs): 2" in utk["caption"]
     assert "SYNTHETIC" in tables[1]["caption"]
 
 
@@ -53,7 +57,8 @@ def test_write_csv_and_markdown(tmp_path):
     _fill(tmp_path / "r.sqlite")
     paths = write_leaderboard(tmp_path / "r.sqlite", tmp_path / "lb")
     frame = pd.read_csv(paths["csv"])
-    assert len(frame) == 3 and {"method", "dataset", "protocol", "psnr", "images", "failed"} <= set(frame.columns)
+    assert len(frame) == 3 and {"method", "dataset", "protocol", "psnr", "images", "failed", "run_id", "status",
+                                "compared_on"} <= set(frame.columns)
     assert paths["markdown"].read_text().startswith("# Leaderboard")
 
 
@@ -61,7 +66,7 @@ def test_layout_headline_intervals_counts_and_hidden(tmp_path):
     store = ResultStore(tmp_path / "r.sqlite")
     store.register_metrics([
         {"name": "attr", "higher_is_better": False, "set_level": True,
-         "layout": {"headline": ["gender_err"]}},
+         "layout": {"headline": ["gender_err"]}, "directions": {"*_err": "lower"}},
         {"name": "fid", "higher_is_better": False, "set_level": True, "layout": {"counts": ["n", "ref=*.n"]}},
         {"name": "attr_pred", "higher_is_better": True, "layout": {"hidden": True}},
         {"name": "niqe", "higher_is_better": False},
@@ -72,9 +77,13 @@ def test_layout_headline_intervals_counts_and_hidden(tmp_path):
         run_id = store.open_run({"method": method, "dataset": dataset, "protocol": "x16", "seed": 0}, method=method,
                                 dataset="utkface", protocol="x16", seed=0, synthetic=False, config={}, n_planned=1)
         store.write_batch(run_id, [SampleRecord("a", scores={"niqe": 5.0, "niqe.flat_share": 0.1, "attr_pred": 1.0})])
+        store.register_run_metrics(run_id, {m: {"options": {}, "config": {"m": m}, "channels": {}}
+                                            for m in ("attr", "fid")})
+        store.write_batch(run_id, [], SetRows(members=[("attr", "a", None), ("fid", "a", None)]))
         store.write_set_results(run_id, "attr", {"gender_err": err, "gender_err_lo": err - 0.05,
-                                                 "gender_err_hi": err + 0.05, "age_err": 0.5})
-        store.write_set_results(run_id, "fid", {"value": fid, "n": 100, "ref=hq.n": 100})
+                                                 "gender_err_hi": err + 0.05, "age_err": 0.5}, ["a"])
+        store.write_set_results(run_id, "fid", {"value": fid, "n": 100, "ref=hq.n": 100}, ["a"])
+        store.finish_run(run_id)
     store.close()
     md = to_markdown(build_tables(tmp_path / "r.sqlite"))
     header = next(line for line in md.splitlines() if line.startswith("| Method"))

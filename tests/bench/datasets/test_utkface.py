@@ -49,7 +49,11 @@ def test_real_utkface_split_is_deterministic_and_partitions(real_root):
     assert [s.id for s in test.samples[:3]] == ["10_0_0_20170110220503946", "10_0_0_20170110220530650",
                                                "10_0_0_20170110224223937"]
     assert {s.id for s in UTKFace(real_root, split="test")} == test_ids
-    assert test.describe()["options"] == {"split": "test", "test_fraction": 0.2}
+    assert test.describe()["options"] == {"split": "test", "test_fraction": 0.2, "split_seed": 0}
+    # another split seed: another random partition of the same size, still a partition
+    other = {s.id for s in UTKFace(real_root, split="test", split_seed=1)}
+    assert other != test_ids and 0.18 < len(other) / 8778 < 0.22
+    assert not other & {s.id for s in UTKFace(real_root, split="train", split_seed=1)}
 
 
 def _touch(folder: Path, *names: str) -> None:

