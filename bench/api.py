@@ -9,7 +9,7 @@ Every default is read from :data:`bench.defaults.DEFAULTS`, which the CLI reads 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 from .defaults import DEFAULTS
 from .runner import Runner, RunSummary

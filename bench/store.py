@@ -1,27 +1,6 @@
 """The results store: an embedded SQLite database written batch by batch as a run progresses.
 
-Tables (schema 2)
------------------
-``runs``         one row per run identity: the ``run_id`` is a hash of the identity (frbench version,
-                 method with the sha256 of every weights file it loads, dataset, protocol and its
-                 parameters, seed, sample order), so the same command finds its own run and a changed
-                 component never appends to an old one.
-``run_metrics``  per run and metric: the metric's options, full configuration (with defaults and the
-                 sha256 of its parameter files), its store channels and the frbench version.  A resume that
-                 asks for the same metric with another configuration is refused, naming the difference.
-``metric_info``  name, direction, unit, description and leaderboard layout of every metric seen, and the
-                 direction of each of its outputs, so that leaderboards need no import of metric code.
-``samples``      one row per (run, sample): status ``ok`` or ``error``, the failing stage and cause, the
-                 degradation parameters actually used, attributes, sizes, the HQ content key, the
-                 sample's position in the run's seeded order, timing.
-``scores``       one row per (run, sample, per-image output): the value, or NULL and an error.
-``vectors``      per-image vectors of set-level metrics on the restored side (Inception features,
-                 attribute predictions), one row per (run, sample, channel).
-``ref_vectors``  the same on the HQ side, one row per (channel, HQ content key): shared by every run and
-                 method on the same faces, so the HQ side is computed once per dataset.
-``set_members``  which samples each set-level metric of a run covers (or failed on, with the error).
-``set_results``  the set-level values of each run over all its members, with the digest of those ids.
-``leases``       the writer lease of each running run (:mod:`bench.leases`).
+Tables: :mod:`bench.store_schema` (schema 2).
 
 Why per-image vectors and no running state: any subset of a run (e.g. the faces that every method of
 a table restored) gives exact set-level values, ``compute(merge(fold(chunk)...))``; and the bytes written
@@ -45,106 +24,8 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from . import leases
-
-SCHEMA_VERSION = 2
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id TEXT PRIMARY KEY,
-    method TEXT NOT NULL,
-    dataset TEXT NOT NULL,
-    protocol TEXT NOT NULL,
-    seed INTEGER NOT NULL,
-    synthetic INTEGER NOT NULL DEFAULT 0,
-    identity TEXT NOT NULL,
-    config TEXT,
-    status TEXT NOT NULL DEFAULT 'running',
-    n_planned INTEGER,
-    frbench_version TEXT,
-    created REAL NOT NULL,
-    updated REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS run_metrics (
-    run_id TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    options TEXT,
-    config TEXT NOT NULL,
-    channels TEXT,
-    frbench_version TEXT,
-    PRIMARY KEY (run_id, metric)
-);
-CREATE TABLE IF NOT EXISTS metric_info (
-    name TEXT PRIMARY KEY,
-    higher_is_better INTEGER NOT NULL,
-    unit TEXT,
-    set_level INTEGER NOT NULL DEFAULT 0,
-    description TEXT,
-    layout TEXT,
-    directions TEXT
-);
-CREATE TABLE IF NOT EXISTS samples (
-    run_id TEXT NOT NULL,
-    sample_id TEXT NOT NULL,
-    position INTEGER,
-    status TEXT NOT NULL CHECK (status IN ('ok', 'error')),
-    stage TEXT,
-    error TEXT,
-    source TEXT,
-    degradation TEXT,
-    attributes TEXT,
-    hq_size TEXT,
-    lq_size TEXT,
-    hq_key TEXT,
-    restored_path TEXT,
-    seconds REAL,
-    PRIMARY KEY (run_id, sample_id)
-);
-CREATE TABLE IF NOT EXISTS scores (
-    run_id TEXT NOT NULL,
-    sample_id TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    value REAL,
-    error TEXT,
-    PRIMARY KEY (run_id, sample_id, metric)
-);
-CREATE TABLE IF NOT EXISTS vectors (
-    run_id TEXT NOT NULL,
-    sample_id TEXT NOT NULL,
-    channel TEXT NOT NULL,
-    dtype TEXT NOT NULL,
-    shape TEXT NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (run_id, sample_id, channel)
-);
-CREATE TABLE IF NOT EXISTS ref_vectors (
-    channel TEXT NOT NULL,
-    content_key TEXT NOT NULL,
-    dtype TEXT NOT NULL,
-    shape TEXT NOT NULL,
-    data BLOB NOT NULL,
-    PRIMARY KEY (channel, content_key)
-);
-CREATE TABLE IF NOT EXISTS set_members (
-    run_id TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    sample_id TEXT NOT NULL,
-    error TEXT,
-    PRIMARY KEY (run_id, metric, sample_id)
-);
-CREATE TABLE IF NOT EXISTS set_results (
-    run_id TEXT NOT NULL,
-    metric TEXT NOT NULL,
-    key TEXT NOT NULL,
-    value REAL,
-    ids_digest TEXT,
-    n_ids INTEGER,
-    PRIMARY KEY (run_id, metric, key)
-);
-""" + leases.LEASE_SCHEMA
-
-_TABLES = ("meta", "runs", "run_metrics", "metric_info", "samples", "scores", "vectors", "ref_vectors",
-           "set_members", "set_results", "leases")
+from .store_schema import SCHEMA, SCHEMA_VERSION, TABLES
+from .vectors import SetRows, decode_vector, encode_vector, ids_digest  # noqa: F401 (re-exported)
 
 
 class StoreError(RuntimeError):
@@ -165,14 +46,6 @@ def run_id_for(identity: Mapping[str, Any]) -> str:
     return hashlib.sha256(stable_json(identity).encode("utf-8")).hexdigest()[:16]
 
 
-def ids_digest(sample_ids: Iterable[str]) -> str:
-    """sha256 (16 hex digits) of a set of sample ids, independent of their order."""
-    digest = hashlib.sha256()
-    for sample_id in sorted(set(sample_ids)):
-        digest.update(sample_id.encode("utf-8") + b"\0")
-    return digest.hexdigest()[:16]
-
-
 def differences(old: Any, new: Any, path: str = "") -> list[str]:
     """Human-readable list of what differs between two JSON-like values (``a.b: 1 -> 2``)."""
     if isinstance(old, Mapping) and isinstance(new, Mapping):
@@ -189,19 +62,6 @@ def differences(old: Any, new: Any, path: str = "") -> list[str]:
     if stable_json(old) != stable_json(new):
         return [f"{path or 'value'}: {stable_json(old)[:80]} -> {stable_json(new)[:80]}"]
     return []
-
-
-def encode_vector(array: np.ndarray) -> tuple[str, str, bytes]:
-    """``(dtype, shape, bytes)`` of one per-image vector (little-endian, C order): plain data, no pickle."""
-    array = np.ascontiguousarray(array)
-    dtype = array.dtype.newbyteorder("<") if array.dtype.byteorder == ">" else array.dtype
-    if dtype.kind not in "fiub":
-        raise TypeError(f"vectors must be numeric arrays, got dtype {array.dtype}")
-    return dtype.str, json.dumps(list(array.shape)), array.astype(dtype, copy=False).tobytes()
-
-
-def decode_vector(dtype: str, shape: str, data: bytes) -> np.ndarray:
-    return np.frombuffer(data, dtype=np.dtype(dtype)).reshape(json.loads(shape))
 
 
 @dataclass
@@ -223,21 +83,6 @@ class SampleRecord:
     seconds: float | None = None
     scores: dict[str, float | None] = field(default_factory=dict)
     score_errors: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class SetRows:
-    """What a batch adds for the set-level metrics: vectors (restored side per sample, HQ side per
-    content), the members (samples a metric now covers) and the samples it failed on (with the cause)."""
-
-    vectors: list[tuple[str, str, np.ndarray]] = field(default_factory=list)      # (sample, channel, array)
-    ref_vectors: list[tuple[str, str, np.ndarray]] = field(default_factory=list)  # (channel, content, array)
-    members: list[tuple[str, str, str | None]] = field(default_factory=list)      # (metric, sample, error)
-
-    def extend(self, other: "SetRows") -> None:
-        self.vectors += other.vectors
-        self.ref_vectors += other.ref_vectors
-        self.members += other.members
 
 
 def _json_or_none(value: Any) -> str | None:
@@ -271,7 +116,7 @@ class ResultStore:
         # instead of seeing half a schema
         with self._transaction():
             self._check_schema()
-            for statement in _SCHEMA.split(";"):
+            for statement in SCHEMA.split(";"):
                 if statement.strip():
                     self.conn.execute(statement)
             self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
@@ -653,7 +498,7 @@ class ResultStore:
 
     def table_sizes(self) -> dict[str, int]:
         """Rows per table (``bench runs list --sizes`` and the store-size documentation)."""
-        return {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in _TABLES}
+        return {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in TABLES}
 
 
 class _Transaction:

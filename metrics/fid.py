@@ -44,14 +44,13 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
 from bench.types import SetMetric
 
 from .feature_stats import (
-    FEATURE_DIM,
     InceptionFeatures,
     mean_cov,
     merge_bottom_k,

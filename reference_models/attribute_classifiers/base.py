@@ -28,7 +28,7 @@ from typing import Any, ClassVar, Sequence
 import numpy as np
 
 from bench.types import AGE_BINS, age_to_bin
-from reference_models.face_alignment import STATUS_ERROR, STATUS_NAMES, STATUS_OK
+from reference_models.face_alignment import STATUS_ERROR, STATUS_NAMES
 
 N_AGE_BINS = len(AGE_BINS)
 

@@ -23,7 +23,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from bench.types import age_to_bin
 from reference_models.face_alignment import TemplateAligner
 
 from .base import AttributeClassifier, AttributePrediction

@@ -32,7 +32,6 @@ The evaluation classifier of the suite is a different network.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from pathlib import Path

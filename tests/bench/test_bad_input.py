@@ -1,6 +1,5 @@
 """A folder mixing good and bad files is processed to the end, with one error row per bad file."""
 import numpy as np
-import pytest
 from PIL import Image
 
 from bench.api import run

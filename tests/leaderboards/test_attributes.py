@@ -1,5 +1,4 @@
 """Attribute metric through the runner (stub classifier, synthetic faces) and the attribute leaderboard."""
-import numpy as np
 import pytest
 
 import metrics.attribute_error as ae

@@ -103,7 +103,6 @@ def test_group_table_and_worst_group_gap():
 
 def test_real_pipeline_on_30_utkface_faces(aag_env, utkface_dir, tmp_path):
     """Runner + attr + attr_pred on real faces: sane floor, identity restoration has zero error."""
-    from bench.registries import METRICS
     from bench.runner import Runner
     from bench.store import ResultStore
 

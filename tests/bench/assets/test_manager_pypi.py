@@ -190,7 +190,7 @@ def test_version_not_on_the_index_lists_the_files_seen(tmp_path, index):
         assert f"no {artifact} of {PKG}==2.0 on the index page {index.server.url(index.page)}" in message
         assert "files seen (4): " in message
         assert all(fname in message for fname in index.files)
-        assert f"pip download --no-deps" in message and f"https://pypi.org/project/{PKG}/2.0/#files" in message
+        assert "pip download --no-deps" in message and f"https://pypi.org/project/{PKG}/2.0/#files" in message
     assert not any(path.startswith("/files/") for path in index.server.hits)
 
 
