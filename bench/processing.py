@@ -124,7 +124,21 @@ class ShardResult:
     set_rows: SetRows = field(default_factory=SetRows)
 
 
-class ShardProcessor:
+class MetricGroups:
+    """``per_image_metrics`` / ``set_metrics`` views of ``self.metrics`` (the runner and the processor)."""
+
+    metrics: dict[str, Any]
+
+    @property
+    def per_image_metrics(self) -> dict[str, PerImageMetric]:
+        return {n: m for n, m in self.metrics.items() if not isinstance(m, SetMetric)}
+
+    @property
+    def set_metrics(self) -> dict[str, SetMetric]:
+        return {n: m for n, m in self.metrics.items() if isinstance(m, SetMetric)}
+
+
+class ShardProcessor(MetricGroups):
     """Steps 1-5 of a run on a list of samples (see the module documentation).  Never touches the store.
 
     ``channels``: per set-level metric, ``{vector: (side, channel)}`` (computed once by the driver);
@@ -143,14 +157,6 @@ class ShardProcessor:
         self.channels = {name: dict(ch) for name, ch in (channels or {}).items()}
         self.known_refs = {channel: set(keys) for channel, keys in (known_refs or {}).items()}
         self.positions = dict(positions or {})
-
-    @property
-    def per_image_metrics(self) -> dict[str, PerImageMetric]:
-        return {n: m for n, m in self.metrics.items() if not isinstance(m, SetMetric)}
-
-    @property
-    def set_metrics(self) -> dict[str, SetMetric]:
-        return {n: m for n, m in self.metrics.items() if isinstance(m, SetMetric)}
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> "ShardProcessor":

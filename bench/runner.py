@@ -32,10 +32,10 @@ from . import __version__, selection
 from .defaults import DEFAULTS
 from .errors import ConfigurationError
 from .leases import Heartbeat
-from .processing import ShardProcessor, ShardResult, metric_extra_outputs
+from .processing import MetricGroups, ShardProcessor, ShardResult, metric_extra_outputs
 from .registries import DATASETS, DEGRADATIONS, METHODS, METRICS
-from .store import ResultStore
-from .types import Dataset, PerImageMetric, Sample, SetMetric, output_direction
+from .store import ResultStore, run_id_for
+from .types import Dataset, Sample, SetMetric, output_direction
 
 __all__ = ["ConfigurationError", "RunSummary", "Runner", "ShardProcessor", "ShardResult", "metric_extra_outputs"]
 
@@ -147,7 +147,7 @@ def _sha_list(files: Mapping[str, str]) -> list[str]:
     return sorted(set(files.values()))
 
 
-class Runner:
+class Runner(MetricGroups):
     """Runs one (method, dataset, degradation, metrics) configuration into a store.
 
     Parameters mirror ``bench run``; every default comes from :data:`bench.defaults.DEFAULTS`.
@@ -251,14 +251,6 @@ class Runner:
             channels = {v: c for v, c in channels.items() if c[0] != "reference"}
         return channels
 
-    @property
-    def per_image_metrics(self) -> dict[str, PerImageMetric]:
-        return {n: m for n, m in self.metrics.items() if not isinstance(m, SetMetric)}
-
-    @property
-    def set_metrics(self) -> dict[str, SetMetric]:
-        return {n: m for n, m in self.metrics.items() if isinstance(m, SetMetric)}
-
     def planned_samples(self) -> list[Sample]:
         """The samples of this run: the first ``limit`` of the seeded order (:mod:`bench.selection`)."""
         return selection.select(self.dataset.samples, self.limit, self.subset, self.subset_seed)
@@ -344,15 +336,18 @@ class Runner:
             config = {"metrics": list(self.metrics), "limit": self.limit, "batch_size": self.batch_size,
                       "save_images": self.save_images, "out": str(self.out), "executor": self.executor.describe(),
                       "method_files": self.method_files}
-            run_id = store.open_run(self.identity(), method=self.method_name, dataset=self.dataset.name,
-                                    protocol=self.protocol_name(), seed=self.seed,
-                                    synthetic=self.dataset.synthetic, config=config, n_planned=len(samples))
+            identity = self.identity()
+            # the lease first: a process refused because another one writes this run changes nothing
+            run_id = run_id_for(identity)
             token, recovered = store.acquire_lease(run_id, command=" ".join(sys.argv[:12])[:300])
             notes = list(self.notes)
             if recovered is not None:
                 notes.append(f"recovered the writer lease left by {recovered.describe()} (no longer running)")
             try:
                 with Heartbeat(str(self.store_path), run_id, token):
+                    store.open_run(identity, method=self.method_name, dataset=self.dataset.name,
+                                   protocol=self.protocol_name(), seed=self.seed, synthetic=self.dataset.synthetic,
+                                   config=config, n_planned=len(samples))
                     store.register_metrics(self._metric_infos())
                     store.register_run_metrics(run_id, self.metric_entries())
                     done = store.completed(run_id, per_image, set_level)

@@ -159,7 +159,7 @@ class ResultStore:
             self.conn.execute(
                 "INSERT INTO runs (run_id, method, dataset, protocol, seed, synthetic, identity, config, status,"
                 " n_planned, frbench_version, created, updated) VALUES (?,?,?,?,?,?,?,?, 'running', ?, ?, ?, ?)"
-                " ON CONFLICT(run_id) DO UPDATE SET config=excluded.config,"
+                " ON CONFLICT(run_id) DO UPDATE SET config=excluded.config, status='running',"
                 " n_planned=MAX(COALESCE(runs.n_planned, 0), excluded.n_planned), updated=excluded.updated",
                 (run_id, method, dataset, protocol, int(seed), int(bool(synthetic)), stable_json(identity),
                  stable_json(config), int(n_planned), identity.get("frbench"), now, now),

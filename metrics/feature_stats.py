@@ -146,6 +146,28 @@ class InceptionFeatures:
         return result
 
 
+class InceptionVectors:
+    """The per-image vectors of the Inception-feature metrics (FID, KID, per-group FID): pool3 features of
+    the restored image (``x``) and, when the reference is the run's HQ images (``reference == "hq"``), of
+    the HQ image (``y``), both float32 in one store channel (:meth:`InceptionFeatures.channel`)."""
+
+    features: InceptionFeatures
+    reference: str = "hq"
+
+    def prepare(self) -> None:
+        self.features.model  # noqa: B018 - loads the network (and notes its parameter file)
+
+    def channels(self) -> dict[str, tuple[str, str]]:
+        channel = self.features.channel("2048")
+        return {"x": ("restored", channel), **({"y": ("reference", channel)} if self.reference == "hq" else {})}
+
+    def restored_vectors(self, restored, samples) -> dict[str, np.ndarray]:
+        return {"x": self.features(restored)["2048"].astype(np.float32)}
+
+    def reference_vectors(self, reference, samples) -> dict[str, np.ndarray]:
+        return {"y": self.features(reference)["2048"].astype(np.float32)} if self.reference == "hq" else {}
+
+
 def _content_hash(images) -> tuple:
     array = images.detach().cpu().contiguous().numpy()
     return (array.shape, str(array.dtype), hashlib.blake2b(array.tobytes(), digest_size=16).hexdigest())

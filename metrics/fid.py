@@ -51,6 +51,7 @@ import numpy as np
 from bench.types import SetMetric
 
 from .feature_stats import (
+    InceptionVectors,
     InceptionFeatures,
     mean_cov,
     merge_bottom_k,
@@ -125,7 +126,7 @@ def fid_from_moments(state: Mapping[str, np.ndarray], prefix1: str, ref: Mapping
     return frechet_distance(mu1, s1, mu2, s2, n1=n1, n2=n2)
 
 
-class FID(SetMetric):
+class FID(InceptionVectors, SetMetric):
     """FID of the restored images against the run's HQ images (default) or a named reference folder.
 
     ``reference``: ``"hq"`` (the run's own HQ images, accumulated in the same pass) or a name for the
@@ -152,19 +153,9 @@ class FID(SetMetric):
         self.features = InceptionFeatures(weights=weights, resize=resize, device=device, batch_size=batch_size)
 
     def prepare(self) -> None:
-        self.features.model  # noqa: B018 - loads the network (and notes its parameter file)
+        super().prepare()
         if self.reference != "hq":
             self.reference_state()
-
-    def channels(self) -> dict[str, tuple[str, str]]:
-        channel = self.features.channel("2048")
-        return {"x": ("restored", channel), **({"y": ("reference", channel)} if self.reference == "hq" else {})}
-
-    def restored_vectors(self, restored, samples) -> dict[str, np.ndarray]:
-        return {"x": self.features(restored)["2048"].astype(np.float32)}
-
-    def reference_vectors(self, reference, samples) -> dict[str, np.ndarray]:
-        return {"y": self.features(reference)["2048"].astype(np.float32)} if self.reference == "hq" else {}
 
     def fold(self, vectors, samples) -> dict[str, np.ndarray]:
         state = moments_state(vectors["x"], "x.")
@@ -222,7 +213,7 @@ def _group_labels(sample) -> dict[str, str]:
     return labels
 
 
-class GroupFID(SetMetric):
+class GroupFID(InceptionVectors, SetMetric):
     """FID and KID per attribute group (gender, age bin) on equal-size random subsamples.
 
     Each group keeps a bottom-k sample (:mod:`metrics.feature_stats`) of at most ``capacity`` samples:
@@ -253,19 +244,6 @@ class GroupFID(SetMetric):
         self.capacity, self.min_group_size, self.seed = int(capacity), int(min_group_size), int(seed)
         self.kid_subsets, self.kid_subset_size = int(kid_subsets), int(kid_subset_size)
         self.features = InceptionFeatures(weights=weights, resize=resize, device=device, batch_size=batch_size)
-
-    def prepare(self) -> None:
-        self.features.model  # noqa: B018 - loads the network (and notes its parameter file)
-
-    def channels(self) -> dict[str, tuple[str, str]]:
-        channel = self.features.channel("2048")
-        return {"x": ("restored", channel), "y": ("reference", channel)}
-
-    def restored_vectors(self, restored, samples) -> dict[str, np.ndarray]:
-        return {"x": self.features(restored)["2048"].astype(np.float32)}
-
-    def reference_vectors(self, reference, samples) -> dict[str, np.ndarray]:
-        return {"y": self.features(reference)["2048"].astype(np.float32)}
 
     def fold(self, vectors, samples) -> dict[str, np.ndarray]:
         if "y" not in vectors:

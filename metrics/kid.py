@@ -35,7 +35,7 @@ import numpy as np
 
 from bench.types import SetMetric
 
-from .feature_stats import InceptionFeatures, merge_bottom_k, priorities
+from .feature_stats import InceptionFeatures, InceptionVectors, merge_bottom_k, priorities
 
 
 def polynomial_mmd2_unbiased(x: np.ndarray, y: np.ndarray, degree: int = 3, coef0: float = 1.0,
@@ -68,7 +68,7 @@ def kid_from_features(x: np.ndarray, y: np.ndarray, subsets: int = 100, subset_s
     return {"kid": float(values.mean()), "kid_std": float(values.std()), "m": float(m)}
 
 
-class KID(SetMetric):
+class KID(InceptionVectors, SetMetric):
     """KID of the restored images against the run's HQ images (or a named reference folder).
 
     ``capacity``: features kept per side (bottom-k sample); ``subsets``/``subset_size``: KID subsets
@@ -90,19 +90,6 @@ class KID(SetMetric):
         self.reference, self.reference_folder, self.stats_dir = reference, reference_folder, stats_dir
         self.needs_reference = reference == "hq"
         self.features = InceptionFeatures(weights=weights, resize=resize, device=device, batch_size=batch_size)
-
-    def prepare(self) -> None:
-        self.features.model  # noqa: B018 - loads the network (and notes its parameter file)
-
-    def channels(self) -> dict[str, tuple[str, str]]:
-        channel = self.features.channel("2048")
-        return {"x": ("restored", channel), **({"y": ("reference", channel)} if self.reference == "hq" else {})}
-
-    def restored_vectors(self, restored, samples) -> dict[str, np.ndarray]:
-        return {"x": self.features(restored)["2048"].astype(np.float32)}
-
-    def reference_vectors(self, reference, samples) -> dict[str, np.ndarray]:
-        return {"y": self.features(reference)["2048"].astype(np.float32)} if self.reference == "hq" else {}
 
     def fold(self, vectors, samples) -> dict[str, np.ndarray]:
         keys = priorities(self.seed, [s.id for s in samples])
