@@ -251,19 +251,16 @@ class Runner(MetricGroups):
             channels = {v: c for v, c in channels.items() if c[0] != "reference"}
         return channels
 
-    def planned_samples(self) -> list[Sample]:
-        """The samples of this run: the first ``limit`` of the seeded order (:mod:`bench.selection`)."""
-        return selection.select(self.dataset.samples, self.limit, self.subset, self.subset_seed)
-
-    def _image_folder(self) -> Path:
-        return self.out / "restored" / f"{self.dataset.name}-{self.protocol_name()}-{self.method_name}-seed{self.seed}"
+    def _image_folder(self, run_id: str) -> Path:
+        """Where ``--save-images`` writes: one folder per run (another weights file is another folder)."""
+        return self.out / "restored" / f"{self.dataset.name}-{self.protocol_name()}-{self.method_name}-{run_id}"
 
     def worker_spec(self, known_refs: Mapping[str, set[str]], positions: Mapping[str, int]) -> dict[str, Any]:
         """Everything a remote worker needs to build the same :class:`ShardProcessor` (picklable)."""
         return {**self._spec_args, "method_name": self.method_name, "metrics": list(self.metrics),
                 "metric_options": self.metric_options, "seed": self.seed, "batch_size": self.batch_size,
                 "workers": self.workers, "save_images": self.save_images,
-                "image_folder": str(self._image_folder().resolve()), "cwd": os.getcwd(),
+                "image_folder": str(self.processor.image_folder.resolve()), "cwd": os.getcwd(),
                 "channels": self.channels, "known_refs": {k: set(v) for k, v in known_refs.items()},
                 "positions": dict(positions)}
 
@@ -400,8 +397,8 @@ class Runner(MetricGroups):
         self.processor = ShardProcessor(
             method=self.method, method_name=self.method_name, degradation=self.degradation, metrics=self.metrics,
             seed=self.seed, batch_size=self.batch_size, workers=self.workers, save_images=self.save_images,
-            image_folder=self._image_folder(), channels=self.channels, known_refs=known_refs, positions=positions)
-        self._known_refs, self._positions = known_refs, positions
+            image_folder=self._image_folder(run_id), channels=self.channels, known_refs=known_refs,
+            positions=positions)
         bar = tqdm(total=n_total, initial=n_skipped, unit="img", disable=not self.progress,
                    desc=f"{self.method_name} on {self.dataset.name}", dynamic_ncols=True)
         failed = 0
