@@ -60,7 +60,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                    help=f"comma-separated metrics (see `bench list metrics`); default {','.join(DEFAULTS['metrics'])} "
                         "when the dataset has HQ images")
     p.add_argument("--degradation", default=None,
-                   help=f"how the LQ is synthesised from the HQ (see `bench list degradations`; default "
+                   help=f"how the LQ is synthesised from the HQ (see `bench list degradations`; None: "
                         f"{DEFAULTS['degradation']}); not used when the dataset provides captured LQ images")
     p.add_argument("--limit", type=_limit, default=DEFAULTS["limit"],
                    help="use only N samples: the first N of one seeded permutation of the dataset's ids (the same "
@@ -69,7 +69,7 @@ def _add_run(sub: argparse._SubParsersAction) -> None:
                    help="order --limit takes samples in: random (seeded permutation) or first (name order, not a "
                         "random sample)")
     p.add_argument("--subset-seed", type=_seed, default=None, metavar="SEED",
-                   help="seed of the sample permutation (default: --seed)")
+                   help="seed of the sample permutation (None: the run's --seed)")
     p.add_argument("--seed", type=_seed, default=DEFAULTS["seed"], help="run seed (degradation and method noise)")
     p.add_argument("--store", default=DEFAULTS["store"], help="SQLite results store")
     p.add_argument("--out", default=DEFAULTS["out"], help="folder for restored images (with --save-images)")

@@ -17,7 +17,9 @@ from .defaults import DEFAULTS
 
 def add_subparser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("runs", help="list the runs of a store, list a run's sample ids, remove a run or a metric",
-                       description=__doc__.split("\n\n")[0])
+                       description="What a results store holds, run by run: list the runs, show one, list its "
+                                   "sample ids in its seeded order, remove a run or one metric's values. RUN is a "
+                                   "run id or an unambiguous prefix of one.")
     rsub = p.add_subparsers(dest="runs_command", metavar="ACTION")
     ls = rsub.add_parser("list", help="one line per run: id, method, dataset, protocol, seed, status, counts")
     ids = rsub.add_parser("ids", help="the sample ids of a run in its seeded order")
