@@ -15,7 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from bench.types import Attributes
+from bench.core.types import Attributes
 
 
 class _Interpolation:
@@ -50,11 +50,13 @@ class _Interpolation:
 
 class Bilinear(_Interpolation):
     """Bilinear upsampling of the LQ to the HQ size (torch, align_corners=False)."""
+    description = "Bilinear upsampling of the LQ to the HQ size (torch, align_corners=False, no antialias)."
 
     mode = "bilinear"
 
 
 class Bicubic(_Interpolation):
     """Bicubic upsampling of the LQ to the HQ size (torch cubic convolution a=-0.75, clamped to [0, 1])."""
+    description = "Bicubic upsampling of the LQ to the HQ size (torch, a=-0.75, align_corners=False, clamped)."
 
     mode = "bicubic"

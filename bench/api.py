@@ -4,22 +4,22 @@
 >>> summary = api.run(method="bicubic", dataset="synthetic", limit=8, store="/tmp/r.sqlite")  # doctest: +SKIP
 >>> api.leaderboard(store="/tmp/r.sqlite")  # doctest: +SKIP
 
-Every default is read from :data:`bench.defaults.DEFAULTS`, which the CLI reads too.
+Every default is read from :data:`bench.core.defaults.DEFAULTS`, which the CLI reads too.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Sequence
 
-from .defaults import DEFAULTS
-from .runner import Runner, RunSummary
+from bench.core.defaults import DEFAULTS
+from bench.harness.runner import Runner, RunSummary
 
 
 def run(method: Any = DEFAULTS["method"], dataset: Any = DEFAULTS["dataset"], **options: Any) -> RunSummary:
     """Run a method over a dataset, score it and write per-image rows to the store (resumable).
 
-    ``options`` are those of :class:`~bench.runner.Runner` (the same as ``bench run``'s flags, every
-    default from :data:`bench.defaults.DEFAULTS`): ``root``, ``metrics``, ``degradation``, ``limit``,
+    ``options`` are those of :class:`~bench.harness.runner.Runner` (the same as ``bench run``'s flags, every
+    default from :data:`bench.core.defaults.DEFAULTS`): ``root``, ``metrics``, ``degradation``, ``limit``,
     ``seed``, ``subset`` (``"random"``: the first ``limit`` of a seeded permutation, ``"first"``: name
     order), ``subset_seed``, ``store``, ``out``, ``batch_size``, ``save_images``, ``device``, ``workers``,
     ``dataset_options``, ``method_options``, ``metric_options``, ``progress``, ``executor``,
@@ -28,7 +28,7 @@ def run(method: Any = DEFAULTS["method"], dataset: Any = DEFAULTS["dataset"], **
     ``metrics=None`` means the default metrics (``DEFAULTS["metrics"]``) for datasets with HQ images; a
     captured-LQ dataset needs no-reference metrics.  ``metric_options`` maps a metric name to its
     constructor options (``{"ifqa": {"weights": "ifqa.pth"}}``); each metric's full configuration is
-    recorded with the run and checked at every resume.  Returns a :class:`~bench.runner.RunSummary`.
+    recorded with the run and checked at every resume.  Returns a :class:`~bench.harness.runner.RunSummary`.
     """
     return Runner(method, dataset, **options).run()
 
@@ -52,7 +52,7 @@ def leaderboard(store: str | Path = DEFAULTS["store"], out: str | Path = DEFAULT
 def runs(store: str | Path = DEFAULTS["store"]) -> list[dict[str, Any]]:
     """Every run of ``store``: id, method, dataset, protocol, seed, status (complete / running /
     interrupted), counts, frbench version (``bench runs list``)."""
-    from .store import ResultStore
+    from bench.harness.store import ResultStore
 
     with ResultStore(store, readonly=True) as db:
         return db.runs()
@@ -60,7 +60,7 @@ def runs(store: str | Path = DEFAULTS["store"]) -> list[dict[str, Any]]:
 
 def run_ids(run_id: str, store: str | Path = DEFAULTS["store"], status: str | None = None) -> list[str]:
     """The sample ids of a run in its seeded order (``bench runs ids``); ``status``: ``ok`` or ``error``."""
-    from .store import ResultStore
+    from bench.harness.store import ResultStore
 
     with ResultStore(store, readonly=True) as db:
         return db.sample_ids(resolve_run(db, run_id), status)
@@ -68,7 +68,7 @@ def run_ids(run_id: str, store: str | Path = DEFAULTS["store"], status: str | No
 
 def remove_run(run_id: str, store: str | Path = DEFAULTS["store"], metric: str | None = None) -> dict[str, int]:
     """Delete a run (or one metric's values of it) from ``store`` (``bench runs remove``); rows deleted per table."""
-    from .store import ResultStore
+    from bench.harness.store import ResultStore
 
     with ResultStore(store) as db:
         full = resolve_run(db, run_id)
@@ -86,10 +86,10 @@ def resolve_run(db, prefix: str) -> str:
 
 def list_components(kind: str) -> list[tuple[str, str]]:
     """(name, one-line description) of the registered methods, metrics, datasets or degradations."""
-    from .registries import REGISTRIES
+    from bench.core.registry import REGISTRIES
 
     if kind not in REGISTRIES:
-        from .registry import UnknownNameError
+        from bench.core.registry import UnknownNameError
 
         raise UnknownNameError("component kind", kind, list(REGISTRIES))
     registry = REGISTRIES[kind]

@@ -43,9 +43,9 @@ def main() -> None:
     parser.add_argument("--split", default="all", help="UTKFace split (all, train, test: 20%% hash split)")
     args = parser.parse_args()
 
-    from bench.runner import Runner
-    from bench.set_results import merged_state
-    from bench.store import ResultStore
+    from bench.harness.runner import Runner
+    from bench.harness.set_results import merged_state
+    from bench.harness.store import ResultStore
     from leaderboards.tables import write_leaderboard
     from metrics.attribute_error import group_table
 

@@ -27,7 +27,7 @@ def main() -> None:
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--batch", type=int, default=32)
     args = parser.parse_args()
-    from reference_models.attribute_classifiers.dlib_onnx import DlibOnnxClassifier
+    from reference_models.shared.attribute_classifiers.dlib_onnx import DlibOnnxClassifier
 
     files = sorted(SHARED.glob("*.jpg"))[: args.n]
     images = [np.asarray(Image.open(f).convert("RGB")) for f in files]

@@ -28,7 +28,7 @@ REPLICATES = 2000
 
 
 def _per_image(store_path: Path, run_id: str) -> dict[str, dict[str, float]]:
-    from bench.store import ResultStore
+    from bench.harness.store import ResultStore
 
     out: dict[str, dict[str, float]] = {}
     with ResultStore(store_path) as store:
@@ -85,7 +85,7 @@ def main() -> None:
         timings[label] = round(time.perf_counter() - t0, 1)
         print(summaries[label].format(), flush=True)
 
-    from bench.store import ResultStore
+    from bench.harness.store import ResultStore
 
     rows, per_image = [], {}
     with ResultStore(store) as s:
@@ -166,15 +166,15 @@ def human_interaction(args, out: Path) -> dict:
     import matplotlib.pyplot as plt
     import torch
 
-    from bench.datasets.utkface import UTKFace
-    from bench.imageio import read_image
-    from bench.types import AGE_BIN_LABELS
-    from reference_models.attribute_classifiers import make_classifier
+    from bench.data.datasets.utkface import UTKFace
+    from bench.core.imageio import read_image
+    from bench.core.types import AGE_BIN_LABELS
+    from reference_models.shared.attribute_classifiers import make_classifier
     from reference_models.debiasfr.method import DebiasFRMethod
 
     ds = UTKFace(args.root, split="test")
     samples = [s for s in ds.samples if s.attributes.age is not None][: args.control_faces]
-    from bench.registries import DEGRADATIONS
+    from bench.core.registry import DEGRADATIONS
 
     degrade = DEGRADATIONS.create(args.degradation)
     hq = [read_image(s.hq) for s in samples]

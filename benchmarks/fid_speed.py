@@ -54,9 +54,9 @@ def main() -> None:
     from scipy.linalg import eigvals, sqrtm
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
-    from bench.assets import load_state_dict
+    from bench.core.checkpoints import load_state_dict
     from metrics.fid import frechet_distance
-    from reference_models.fid_inception import converted_torchscript_weights, load_fid_inception
+    from reference_models.shared.fid_inception import converted_torchscript_weights, load_fid_inception
 
     # -- 1. feature extraction ----------------------------------------------------------------
     files = sorted(Path(args.root).glob("*.jpg"))[: args.n_images]

@@ -13,8 +13,14 @@ import argparse
 import json
 from dataclasses import replace
 
-from reference_models.ifqa.training import (CONFIGS, IFQATrainConfig, build_models, heldout_faces,
-                                            load_trained_discriminator, ranking_check)
+from reference_models.ifqa.training import (
+    CONFIGS,
+    IFQATrainConfig,
+    build_models,
+    heldout_faces,
+    load_trained_discriminator,
+    ranking_check,
+)
 
 
 def main() -> None:

@@ -5,7 +5,7 @@
 
 Runs the detection path (dlib HOG + 5 landmarks, padding 0.2) on HQ images of an aligned dataset and
 prints the median chip centre and side as fractions of the image size, which become the entries of
-``reference_models.face_alignment.TEMPLATES``.  Needs dlib (extra ``[dlib]``) and ``../shared``.
+``reference_models.shared.face_alignment.TEMPLATES``.  Needs dlib (extra ``[dlib]``) and ``../shared``.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from reference_models.face_alignment import DlibDetectionAligner
+from reference_models.shared.face_alignment import DlibDetectionAligner
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

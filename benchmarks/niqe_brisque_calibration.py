@@ -33,7 +33,7 @@ from metrics.niqe import FLAT_SHARE_WARNING as NIQE_WARNING  # noqa: E402
 from metrics.niqe import niqe_details  # noqa: E402
 from metrics.nr_params import brisque_parameters, niqe_parameters  # noqa: E402
 from metrics.nss import SNAP_THRESHOLD, to_gray_255  # noqa: E402
-from metrics.pyiqa_reference import pyiqa_metrics  # noqa: E402
+from tests.metrics.pyiqa_reference import pyiqa_metrics  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "data"
 

@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from metrics.brisque import BRISQUE  # noqa: E402
 from metrics.niqe import NIQE  # noqa: E402
 from metrics.nr_params import brisque_parameters, niqe_parameters  # noqa: E402
-from metrics.pyiqa_reference import pyiqa_metrics  # noqa: E402
+from tests.metrics.pyiqa_reference import pyiqa_metrics  # noqa: E402
 
 
 def load_faces(n: int, size: int) -> torch.Tensor:

@@ -1,7 +1,7 @@
 """Benchmark: a full PSNR+SSIM run against a decode-only pass over the same UTKFace images.
 
 Measures, in one process and on the same files:
-  1. decode only: every image read and decoded once (``bench.imageio.read_image``), sequentially;
+  1. decode only: every image read and decoded once (``bench.core.imageio.read_image``), sequentially;
   2. the frbench run: ``bench.api.run(method="bicubic", degradation="x8", metrics="psnr,ssim")`` into a
      fresh store (decode + x8 degradation + bicubic restore + 8-bit quantisation + PSNR + SSIM + SQLite);
   3. the same work done with the reference libraries, image by image: PIL decode and resize, torch
@@ -34,8 +34,8 @@ def main() -> None:
     from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
     from bench.api import run
-    from bench.datasets.utkface import UTKFace
-    from bench.imageio import read_image
+    from bench.data.datasets.utkface import UTKFace
+    from bench.core.imageio import read_image
 
     dataset = UTKFace(args.root)
     paths = [s.hq for s in dataset.samples[: args.n]]

@@ -45,8 +45,8 @@ def main() -> None:
 
     import ray
 
-    from bench.executors import RayExecutor
-    from bench.runner import Runner
+    from bench.harness.executors import RayExecutor
+    from bench.harness.runner import Runner
 
     dataset_kw = ({"root": args.root} if args.dataset == "utkface" else {"dataset_options": {"n": args.n}})
     load_before = os.getloadavg()

@@ -38,7 +38,7 @@ def main() -> None:
     sys.path.insert(0, str(Path(args.code).resolve()))
     import bench
     from bench import api
-    from bench.store import ResultStore
+    from bench.harness.store import ResultStore
 
     growth: list[int] = []
     original = ResultStore.write_batch

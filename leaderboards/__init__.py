@@ -1,2 +1,2 @@
 """Tables and figures built from the results store (reads the store only: no networks, no torch)."""
-from .tables import build_tables, write_leaderboard  # noqa: F401
+from leaderboards.tables import build_tables, write_leaderboard  # noqa: F401

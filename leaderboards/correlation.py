@@ -221,10 +221,10 @@ class Scores:
 
 def registry_direction(metric: str) -> bool | None:
     """``higher_is_better`` of a registered metric's output (``niqe`` or an extra such as ``ifqa.eyes``), from
-    the metric's own declaration (:func:`bench.types.output_direction`); ``None`` when the output is
+    the metric's own declaration (:func:`bench.core.types.output_direction`); ``None`` when the output is
     informational (``niqe.flat_share``: no better direction) or the metric is unknown."""
-    from bench.registries import METRICS
-    from bench.types import output_direction
+    from bench.core.registry import METRICS
+    from bench.core.types import output_direction
 
     base, _, key = metric.partition(".")
     if base not in METRICS:
@@ -322,7 +322,7 @@ def store_scores(store_path: str | Path, *, metrics: Sequence[str] | None = None
                  methods: Sequence[str] | None = None, dataset: str | None = None, protocol: str | None = None,
                  seed: int | None = None, runs: Sequence[str] | None = None) -> Scores:
     """Per-image scores of the selected runs of a results store, keyed by (sample id, run)."""
-    from bench.store import ResultStore
+    from bench.harness.store import ResultStore
 
     store_path = Path(store_path)
     if not store_path.exists():
@@ -360,7 +360,7 @@ def store_scores(store_path: str | Path, *, metrics: Sequence[str] | None = None
     else:  # every per-image headline metric (no extras such as niqe.flat_share, no hidden audit values)
         keep = [m for m in per_image if "." not in m and not (info[m].get("layout") or {}).get("hidden")]
         frame = frame[frame["metric"].isin(keep)]
-    from .tables import direction
+    from leaderboards.tables import direction
 
     directions = {m: {"higher": True, "lower": False}.get(direction(info, m)) for m in sorted(set(frame["metric"]))
                   if m in info}

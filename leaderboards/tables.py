@@ -12,14 +12,14 @@ the *common ids*, the samples every run of the table restored successfully:
 
 * per-image metrics: the mean over the common ids that have a value in every run having the metric;
 * set-level metrics (FID, KID, attribute errors...): recomputed exactly on the common ids from the
-  per-image vectors in the store (:mod:`bench.set_results`); the stored values are used when they
+  per-image vectors in the store (:mod:`bench.harness.set_results`); the stored values are used when they
   already cover exactly those ids.
 
 The caption says how many faces are compared, how many of each run's were left out and why (not in
 another run, or failed in another run).  ``common_ids=False`` shows each run on its own ids instead: the
 caption then says that the rows are NOT a paired comparison, and nothing is bold.
 
-Directions: every stored output declares its direction (:func:`bench.types.output_direction`, stored in
+Directions: every stored output declares its direction (:func:`bench.core.types.output_direction`, stored in
 ``metric_info.directions``): ``↑`` higher is better, ``↓`` lower is better; informational outputs
 (counts, signed shifts, the classifier floor on HQ) have no arrow and are never bold.  Runs that are
 still running or were interrupted are marked in the method cell.  Output: one CSV (all runs, long-form
@@ -40,8 +40,8 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from bench.store import ResultStore, ids_digest
-from bench.types import output_direction
+from bench.harness.store import ResultStore, ids_digest
+from bench.core.types import output_direction
 
 ARROW = {"higher": "↑", "lower": "↓"}
 #: marks of runs that are not complete
@@ -166,7 +166,7 @@ class _Table:
     # -- set-level metrics ----------------------------------------------------------------------
     def set_level(self) -> dict[str, dict[str, dict[str, float | None]]]:
         """run -> metric -> values, on the compared ids (recomputed from stored vectors when needed)."""
-        from bench.set_results import compute_on_ids
+        from bench.harness.set_results import compute_on_ids
 
         entries = {r["run_id"]: self.store.run_metrics(r["run_id"]) for r in self.runs}
         metrics = sorted({m for e in entries.values() for m in e
@@ -389,7 +389,7 @@ def write_leaderboard(store_path: str | Path, out_dir: str | Path, flt: TableFil
         (out_dir / "metric_directions.json").write_text(json.dumps(directions, indent=2, sort_keys=True))
     md_path.write_text(to_markdown(tables), encoding="utf-8")
     paths = {"csv": csv_path, "markdown": md_path}
-    from .attributes import write_attribute_leaderboard
+    from leaderboards.attributes import write_attribute_leaderboard
 
     attributes = write_attribute_leaderboard(tables, out_dir)
     if attributes is not None:

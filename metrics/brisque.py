@@ -57,12 +57,25 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 import torch
 
-from bench.types import PerImageMetric
+from bench.core.types import PerImageMetric
 
-from .matlab_resize import imresize
-from .nss import (PAIR_SHIFTS, CoefficientHook, aggd_from_stats, gamma_at, ggd_from_stats, ggd_stats, mscn_and_tiny,
-                  nonfinite_message, shifted_products, sign_stats, stack_stats, to_gray_255,
-                  image_chunks, map_chunks)
+from metrics.matlab_resize import imresize
+from metrics.nss import (
+    PAIR_SHIFTS,
+    CoefficientHook,
+    aggd_from_stats,
+    gamma_at,
+    ggd_from_stats,
+    ggd_stats,
+    mscn_and_tiny,
+    nonfinite_message,
+    shifted_products,
+    sign_stats,
+    stack_stats,
+    to_gray_255,
+    image_chunks,
+    map_chunks,
+)
 
 N_SCALES: int = 2
 N_FEATURES: int = 36
@@ -173,7 +186,7 @@ def brisque_details(images: torch.Tensor, *, snap_zeros: bool = True, hook: Coef
         bad = [i for i in range(images.shape[0]) if not torch.isfinite(images[i]).all()]
         raise ValueError(nonfinite_message("BRISQUE", bad, "the input holds NaN or infinite values"))
     if params is None:
-        from .nr_params import brisque_parameters
+        from metrics.nr_params import brisque_parameters
 
         params = brisque_parameters()
     def one(part: slice):
@@ -202,6 +215,10 @@ class BRISQUE(PerImageMetric):
     ``flat_share`` and ``unstable`` flag (``flat_share > FLAT_SHARE_WARNING``), which the runner stores
     as ``brisque.flat_share`` and ``brisque.unstable``.
     """
+    description = (
+        "BRISQUE (LIVE release, real allmodel SVR and ranges; no reference). Lower is better. Adds "
+        "brisque.flat_share/unstable."
+    )
 
     name: ClassVar[str] = "brisque"
     higher_is_better: ClassVar[bool] = False
@@ -223,7 +240,7 @@ class BRISQUE(PerImageMetric):
 
     def _parameters(self):
         if self._params is None:
-            from .nr_params import brisque_parameters
+            from metrics.nr_params import brisque_parameters
 
             self._params = brisque_parameters()
         return self._params

@@ -54,7 +54,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .bootstrap import DEFAULT_REPLICATES, DEFAULT_SEED, Interval, multinomial_replicates
+from metrics.bootstrap import DEFAULT_REPLICATES, DEFAULT_SEED, Interval, multinomial_replicates
 
 COEFFICIENTS = ("srcc", "krcc", "plcc")
 

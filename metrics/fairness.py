@@ -66,14 +66,14 @@ def composition_report(images: Sequence[Any] | str | Path, classifier=None, batc
     """Generated-set mode: composition and FD of a folder (or list) of generated faces, no HQ.
 
     ``images``: a folder (every image file in it, sorted) or a list of paths / ``uint8 [H, W, 3]`` arrays.
-    ``classifier``: an :class:`~reference_models.attribute_classifiers.AttributeClassifier` (default
+    ``classifier``: an :class:`~reference_models.shared.attribute_classifiers.AttributeClassifier` (default
     dlib-onnx with detection alignment, since generated faces are not necessarily aligned).
     Returns counts, proportions, FD (gender over 2 classes, age over the 10 bins) with bootstrap 95 %
     intervals, and the share of images without a face (excluded from the composition).
     """
-    from bench.imageio import IMAGE_EXTENSIONS, read_image
+    from bench.core.imageio import IMAGE_EXTENSIONS, read_image
     from metrics.bootstrap import bootstrap_counts
-    from reference_models.attribute_classifiers import make_classifier
+    from reference_models.shared.attribute_classifiers import make_classifier
 
     if isinstance(images, (str, Path)):
         folder = Path(images)
@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import argparse
     import json
 
-    from reference_models.attribute_classifiers import make_classifier
+    from reference_models.shared.attribute_classifiers import make_classifier
 
     parser = argparse.ArgumentParser(prog="python -m metrics.fairness",
                                      description="demographic composition and FD of a folder of faces (no HQ)")

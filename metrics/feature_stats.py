@@ -5,7 +5,7 @@ Inception Score (:mod:`metrics.inception_score`).
 
 Feature extraction
 ------------------
-:class:`InceptionFeatures` wraps the FID Inception-v3 of :mod:`reference_models.fid_inception` (loaded
+:class:`InceptionFeatures` wraps the FID Inception-v3 of :mod:`reference_models.shared.fid_inception` (loaded
 once per process and device) and remembers the features of the last few batches by content hash (in
 one memo shared by all extractors), so that FID, KID and the per-group metrics of one run share one
 forward pass per batch.  The *feature
@@ -56,7 +56,7 @@ FEATURE_DIM: int = 2048
 class InceptionFeatures:
     """Pool3 (or other) features of ``uint8`` RGB batches with the FID Inception-v3.
 
-    ``weights``: see :func:`reference_models.fid_inception.load_fid_inception` (default ``"auto"``);
+    ``weights``: see :func:`reference_models.shared.fid_inception.load_fid_inception` (default ``"auto"``);
     ``resize``: ``"tf1-bilinear"`` (torch-fidelity) or ``"clean"`` (clean-fid); ``device``: ``None`` picks
     CUDA when available; ``batch_size``: images per forward pass.
     """
@@ -69,7 +69,7 @@ class InceptionFeatures:
 
     def __init__(self, weights: str = "auto", resize: str = "tf1-bilinear", device: str | None = None,
                  batch_size: int = 32) -> None:
-        from reference_models.fid_inception import RESIZE_MODES
+        from reference_models.shared.fid_inception import RESIZE_MODES
 
         if resize not in RESIZE_MODES:
             raise ValueError(f"unknown resize mode {resize!r}; expected one of {', '.join(RESIZE_MODES)}")
@@ -88,9 +88,9 @@ class InceptionFeatures:
     @property
     def model(self):
         """The network (loaded on first use; shared by all extractors with the same weights and device)."""
-        from reference_models.fid_inception import load_fid_inception
+        from reference_models.shared.fid_inception import load_fid_inception
 
-        from bench.provenance import cached
+        from bench.core.provenance import cached
 
         key = (self.weights, self.device)
         with self._lock:  # a cache hit re-notes the parameter files into the active run-identity recorder
@@ -102,17 +102,17 @@ class InceptionFeatures:
 
     def fingerprint(self) -> str:
         if self._fingerprint is None:
-            from reference_models.fid_inception import weights_fingerprint
+            from reference_models.shared.fid_inception import weights_fingerprint
 
             self._fingerprint = weights_fingerprint(self.model)
         return self._fingerprint
 
     def channel(self, feature: str = "2048") -> str:
         """Store channel of these features: every setting that determines their values (see
-        :meth:`bench.types.SetMetric.channels`)."""
+        :meth:`bench.core.types.SetMetric.channels`)."""
         if feature == "2048":
             return f"fid-inception/{feature}/{self.resize}/float32/w={self.fingerprint()[:16]}"
-        from reference_models.fid_inception import weights_fingerprint
+        from reference_models.shared.fid_inception import weights_fingerprint
 
         return f"fid-inception/{feature}/{self.resize}/float32/w={weights_fingerprint(self.model, True)[:16]}"
 
@@ -301,7 +301,7 @@ def content_key(files: Sequence[Path], root: Path, config: Mapping[str, Any]) ->
 
 def default_stats_dir() -> Path:
     """``<asset cache>/fid-stats`` (``$FRBENCH_CACHE`` or ``~/.cache/frbench/assets``)."""
-    from bench.assets import AssetManager
+    from bench.core.assets import AssetManager
 
     return AssetManager(progress=False).cache_dir / "fid-stats"
 
@@ -319,7 +319,7 @@ def reference_moments(name: str, folder: str | os.PathLike, extractor: Inception
     """
     import torch
 
-    from bench.imageio import read_image
+    from bench.core.imageio import read_image
 
     root = Path(folder)
     files = list_images(root)

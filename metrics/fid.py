@@ -4,7 +4,7 @@ Definition (Heusel et al., "GANs trained by a two time-scale update rule converg
 equilibrium", NeurIPS 2017; TTUR's ``fid.py``)
 ---------------------------------------------------------------------------------------------------
 With ``(μ₁, Σ₁)`` and ``(μ₂, Σ₂)`` the mean and unbiased covariance of the 2048-d pool3 features of the
-TF Inception-v3 (``reference_models.fid_inception``) over two image sets::
+TF Inception-v3 (``reference_models.shared.fid_inception``) over two image sets::
 
     FID = |μ₁ − μ₂|² + tr Σ₁ + tr Σ₂ − 2 tr (Σ₁ Σ₂)^{1/2}
 
@@ -48,9 +48,9 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from bench.types import SetMetric
+from bench.core.types import SetMetric
 
-from .feature_stats import (
+from metrics.feature_stats import (
     InceptionVectors,
     InceptionFeatures,
     mean_cov,
@@ -132,8 +132,9 @@ class FID(InceptionVectors, SetMetric):
     ``reference``: ``"hq"`` (the run's own HQ images, accumulated in the same pass) or a name for the
     folder ``reference_folder`` (statistics cached, see :func:`metrics.feature_stats.reference_moments`).
     ``resize``: ``"tf1-bilinear"`` (torch-fidelity) or ``"clean"`` (clean-fid).  ``weights``: the
-    Inception parameters (:func:`reference_models.fid_inception.load_fid_inception`).
+    Inception parameters (:func:`reference_models.shared.fid_inception.load_fid_inception`).
     """
+    description = "FID vs the run's HQ images (TF Inception pool3, torch-fidelity resize), streaming float64 moments."
 
     name: ClassVar[str] = "fid"
     higher_is_better: ClassVar[bool] = False
@@ -191,7 +192,7 @@ class FID(InceptionVectors, SetMetric):
 
 
 def fid_clean(**options: Any) -> FID:
-    """FID with clean-fid's ``mode="clean"`` resize (PIL bicubic on float channels)."""
+    """FID vs the run's HQ images with clean-fid's mode='clean' resize (PIL bicubic on float channels)."""
     return FID(resize="clean", **options)
 
 
@@ -202,7 +203,7 @@ GROUP_ATTRIBUTES: tuple[str, ...] = ("gender", "age_bin")
 
 
 def _group_labels(sample) -> dict[str, str]:
-    from bench.types import AGE_BIN_LABELS, GENDER_LABELS
+    from bench.core.types import AGE_BIN_LABELS, GENDER_LABELS
 
     attrs = sample.attributes
     labels = {}
@@ -230,6 +231,7 @@ class GroupFID(InceptionVectors, SetMetric):
     State size: ``groups × min(n_group, capacity) × 2 × 8 KB`` — for 3,000 faces at most
     2 attributes × 3,000 × 16 KB = 96 MB; bounded by 12 groups × ``capacity`` × 16 KB.
     """
+    description = "FID and KID per gender and age bin on equal-size seeded subsamples (size reported; biased < 2048)."
 
     name: ClassVar[str] = "fid_groups"
     higher_is_better: ClassVar[bool] = False
@@ -267,7 +269,7 @@ class GroupFID(InceptionVectors, SetMetric):
         return merge_bottom_k(states, self.capacity)
 
     def compute(self, state: Mapping[str, np.ndarray]) -> dict[str, float]:
-        from .kid import kid_from_features
+        from metrics.kid import kid_from_features
 
         results: dict[str, float] = {}
         groups = sorted(k[: -len(".n")] for k in state if k.endswith(".n") and "#" not in k)

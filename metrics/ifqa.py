@@ -61,7 +61,8 @@ from typing import Any, ClassVar, Mapping
 import numpy as np
 import torch
 
-from bench.types import PerImageMetric
+from bench.core.provenance import file_sha256
+from bench.core.types import PerImageMetric
 from reference_models.ifqa import preprocess as pp
 from reference_models.ifqa.regions import PRIMARY_REGIONS, REGIONS, region_masks, region_means
 
@@ -113,14 +114,6 @@ def trained_here_metadata(path: str | os.PathLike) -> dict[str, Any] | None:
             "record": record}
 
 
-def _sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(Path(path).expanduser(), "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _resize_pil_bilinear(image: np.ndarray, size: int) -> np.ndarray:
     """Pillow bilinear (antialiased when shrinking) to ``size x size``: the resize of ``bench train ifqa``'s
     held-out scoring (:func:`reference_models.ifqa.training.score_faces`)."""
@@ -140,6 +133,10 @@ def _option(value, env: str, default=None):
 
 class IFQA(PerImageMetric):
     """IFQA score of each restored face (mean of the per-pixel realism map; higher is better)."""
+    description = (
+        "IFQA (WACV'23) CNN: mean of the per-pixel realism map at 256 (no reference), higher is better; "
+        "adds ifqa.eyes/nose/mouth/rest region means. Weights: asset ifqa_cnn or -X ifqa.weights=PATH."
+    )
 
     name: ClassVar[str] = "ifqa"
     higher_is_better: ClassVar[bool] = True
@@ -196,7 +193,7 @@ class IFQA(PerImageMetric):
             net = self._load(lambda: IFQADiscriminator(**config), load_ifqa_state_dict)
             self._provenance.update({"model": self.trained_here["label"], "trained_here": True,
                                      "config": config, "input_size": self.input_size,
-                                     "sha256": _sha256(self.weights)})
+                                     "sha256": file_sha256(Path(self.weights).expanduser())})
             return net
         return self._load(lambda: IFQADiscriminator(**RELEASED_CONFIG), load_ifqa_state_dict)
 
@@ -207,7 +204,7 @@ class IFQA(PerImageMetric):
             self._provenance = {"weights": "random (torch.manual_seed(0), default init) - NOT the official model, "
                                            "scores are meaningless"}
         else:
-            from baselines.checkpoints import build_with_state, read_official_state
+            from bench.core.checkpoints import build_with_state, read_official_state
 
             state, self._provenance = read_official_state(self.weights, self.asset, ("D",))
             net = build_with_state(factory, state, loader)
@@ -330,6 +327,10 @@ class IFQA(PerImageMetric):
 
 class IFQAViT(IFQA):
     """IFQA++ (MAE ViT-H/14) score of each restored face (``sum(max(map, 0)) / 224**2``; higher is better)."""
+    description = (
+        "IFQA++ (MAE ViT-H/14) per-pixel realism map at 224, sum/224^2 (no reference), higher is better; "
+        "adds region means. Weights: asset ifqa_vit or -X ifqa_vit.weights=PATH."
+    )
 
     name: ClassVar[str] = "ifqa_vit"
     asset: ClassVar[str] = "ifqa_vit"

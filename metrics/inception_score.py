@@ -26,14 +26,15 @@ from typing import ClassVar, Mapping
 
 import numpy as np
 
-from bench.types import SetMetric
-from reference_models.fid_inception import NoLogitsError
+from bench.core.types import SetMetric
+from reference_models.shared.fid_inception import NoLogitsError
 
-from .feature_stats import InceptionFeatures
+from metrics.feature_stats import InceptionFeatures
 
 
 class InceptionScore(SetMetric):
     """IS over ``splits`` hash-assigned splits; refuses (``NoLogitsError``) when the network has no logits."""
+    description = "Inception Score (10 hash-assigned splits); refuses when the Inception parameters have no logits."
 
     name: ClassVar[str] = "is"
     higher_is_better: ClassVar[bool] = True

@@ -33,9 +33,9 @@ from typing import Any, ClassVar, Mapping
 
 import numpy as np
 
-from bench.types import SetMetric
+from bench.core.types import SetMetric
 
-from .feature_stats import InceptionFeatures, InceptionVectors, merge_bottom_k, priorities
+from metrics.feature_stats import InceptionFeatures, InceptionVectors, merge_bottom_k, priorities
 
 
 def polynomial_mmd2_unbiased(x: np.ndarray, y: np.ndarray, degree: int = 3, coef0: float = 1.0,
@@ -75,6 +75,10 @@ class KID(InceptionVectors, SetMetric):
     (torch-fidelity defaults 100 x 1000); ``seed``: priorities of the kept sample and the subset draw
     (torch-fidelity's default ``rng_seed`` 2020).
     """
+    description = (
+        "KID vs the run's HQ images: cubic-kernel MMD^2 on 100 subsets of a seeded bottom-2048 feature "
+        "sample."
+    )
 
     name: ClassVar[str] = "kid"
     higher_is_better: ClassVar[bool] = False
@@ -109,7 +113,7 @@ class KID(InceptionVectors, SetMetric):
         if self.reference == "hq":
             fy, n_y, name = state["y#feat"], int(state["y.n"]), "hq"
         else:
-            from .feature_stats import reference_moments
+            from metrics.feature_stats import reference_moments
 
             ref = reference_moments(self.reference, self.reference_folder, self.features, cache_dir=self.stats_dir,
                                     kid_capacity=self.capacity, seed=self.seed)

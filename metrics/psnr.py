@@ -28,9 +28,9 @@ from typing import Any, ClassVar
 
 import torch
 
-from bench.types import PerImageMetric
+from bench.core.types import PerImageMetric
 
-from .color import check_options, prepare_pair
+from metrics.color import check_options, prepare_pair
 
 #: Peak value of the 8-bit scale the metric is computed on.
 DATA_RANGE: float = 255.0
@@ -67,6 +67,7 @@ class PSNR(PerImageMetric):
     ``channel`` is ``"rgb"``, ``"y"`` or ``"gray"``; the metric's ``name`` follows it (``psnr``,
     ``psnr_y``, ``psnr_gray``).  Identical images give ``+inf``.  See :mod:`metrics.psnr`.
     """
+    description = "PSNR in dB on RGB, 8-bit range, float64 (skimage / BasicSR convention). Higher is better."
 
     name: ClassVar[str] = "psnr"
     higher_is_better: ClassVar[bool] = True
@@ -95,7 +96,7 @@ class PSNR(PerImageMetric):
 
 
 def psnr_y(crop_border: int = 0, quantize: bool = True) -> PSNR:
-    """PSNR in dB on the BT.601 Y channel (BasicSR ``test_y_channel``); registry factory for ``psnr_y``."""
+    """PSNR in dB on the BT.601 Y channel (BasicSR test_y_channel). Higher is better."""
     return PSNR(channel="y", crop_border=crop_border, quantize=quantize)
 
 

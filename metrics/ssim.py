@@ -48,9 +48,9 @@ from typing import Any, ClassVar
 
 import torch
 
-from bench.types import PerImageMetric
+from bench.core.types import PerImageMetric
 
-from .color import check_options, prepare_pair
+from metrics.color import check_options, prepare_pair
 
 WINDOW_SIZE: int = 11
 SIGMA: float = 1.5
@@ -155,6 +155,10 @@ class SSIM(PerImageMetric):
     ``channel`` is ``"rgb"`` (mean over channels, BasicSR ``calculate_ssim``), ``"y"`` or ``"gray"``;
     the metric's ``name`` follows it (``ssim``, ``ssim_y``, ``ssim_gray``).  See :mod:`metrics.ssim`.
     """
+    description = (
+        "SSIM (Wang et al. 2004; 11x11 Gaussian sigma 1.5, valid), mean over RGB channels. Higher is "
+        "better."
+    )
 
     name: ClassVar[str] = "ssim"
     higher_is_better: ClassVar[bool] = True
@@ -186,12 +190,12 @@ class SSIM(PerImageMetric):
 
 
 def ssim_y(crop_border: int = 0, quantize: bool = True) -> SSIM:
-    """SSIM on the BT.601 Y channel (BasicSR ``test_y_channel``); registry factory for ``ssim_y``."""
+    """SSIM on the BT.601 Y channel (BasicSR test_y_channel). Higher is better."""
     return SSIM(channel="y", crop_border=crop_border, quantize=quantize)
 
 
 def ssim_gray(crop_border: int = 0, quantize: bool = True) -> SSIM:
-    """SSIM on MATLAB ``rgb2gray`` (official ``ssim.m`` without downsampling); registry factory for ``ssim_gray``."""
+    """SSIM on MATLAB rgb2gray, as the official ssim.m run without downsampling. Higher is better."""
     return SSIM(channel="gray", crop_border=crop_border, quantize=quantize)
 
 

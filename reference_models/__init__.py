@@ -3,8 +3,8 @@
 Empty until the DebiasFR, IFQA and attribute-metric issues land; kept so the package layout of the
 suite is stable.
 
-* :mod:`reference_models.stylegan2` — StyleGAN2 building blocks in plain torch (equalised layers,
+* :mod:`reference_models.shared.stylegan2` — StyleGAN2 building blocks in plain torch (equalised layers,
   modulated conv, noise, ToRGB, bilinear and FIR/upfirdn2d resampling, minibatch stddev);
-* :mod:`reference_models.state_dict` — strict state-dict loading and manifest comparison;
+* :mod:`bench.core.checkpoints` — strict state-dict loading and manifest comparison;
 * :mod:`reference_models.debiasfr` — DebiasFR generator ``DBFR`` and discriminator.
 """

@@ -18,7 +18,7 @@ AAG_ASSETS = ("age_v1_onnx", "gender_v1_onnx", "dlib_shape_predictor_5")
 
 @pytest.fixture(scope="session")
 def aag_models() -> dict[str, Path]:
-    from bench.assets import AssetError, AssetManager
+    from bench.core.assets import AssetError, AssetManager
 
     cache = os.environ.get("FRBENCH_TEST_CACHE") or os.path.expanduser("~/.cache/frbench/assets")
     manager = AssetManager(cache_dir=cache, progress=False)
@@ -34,7 +34,7 @@ def aag_models() -> dict[str, Path]:
 @pytest.fixture
 def aag_env(aag_models, monkeypatch) -> dict[str, Path]:
     """Point the asset manager's per-asset overrides at the session's verified files."""
-    from bench.assets.manager import override_env_var
+    from bench.core.assets.manager import override_env_var
 
     for name, path in aag_models.items():
         monkeypatch.setenv(override_env_var(name), str(path))
@@ -43,7 +43,7 @@ def aag_env(aag_models, monkeypatch) -> dict[str, Path]:
 
 def onnx_classifier(aag_models, **options):
     require_module("onnxruntime", reason="onnxruntime is not installed")
-    from reference_models.attribute_classifiers.dlib_onnx import DlibOnnxClassifier
+    from reference_models.shared.attribute_classifiers.dlib_onnx import DlibOnnxClassifier
 
     return DlibOnnxClassifier(age_model=aag_models["age_v1_onnx"], gender_model=aag_models["gender_v1_onnx"],
                               **options)

@@ -78,3 +78,14 @@ def _isolated_asset_cache(tmp_path, monkeypatch):
     """No test reads or writes the developer's own asset cache."""
     monkeypatch.setenv("FRBENCH_CACHE", str(tmp_path / "asset-cache"))
     yield
+
+
+@pytest.fixture
+def registered():
+    """``registered(REGISTRY, name, target, description)``: a component registered for this test only
+    (through the public :meth:`bench.core.registry.Registry.temporarily`)."""
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        yield lambda registry, name, target, description="test component": stack.enter_context(
+            registry.temporarily(name, target, description))

@@ -4,14 +4,14 @@
   exactly, and the strict loader (:func:`load_codeformer_weights`, :class:`StateDictMismatchError`).
 * :mod:`.method`: :class:`CodeFormerMethod`, registered as ``codeformer`` (official aligned-face inference).
 """
-from .arch import (
+from baselines.codeformer.arch import (
     PRODUCTION_CONFIG,
     CodeFormer,
     StateDictMismatchError,
     check_state_dict,
     load_codeformer_weights,
 )
-from .method import CodeFormerMethod, load_codeformer
+from baselines.codeformer.method import CodeFormerMethod, load_codeformer
 
 __all__ = [
     "PRODUCTION_CONFIG",

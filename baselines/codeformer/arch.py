@@ -44,12 +44,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..state_dict_check import StateDictMismatchError, load_strict
-from ..state_dict_check import check_state_dict as _check_state_dict
-from ..vector_quantizer import codes_to_feature
-from ..vqgan_blocks import AttnBlock, Downsample, Upsample
-from ..vqgan_blocks import ResnetBlock as _VQGANResnetBlock
-from ..vqgan_blocks import group_norm as _norm
+from bench.core.checkpoints import StateDictMismatchError, load_strict
+from bench.core.checkpoints import check_state_dict as _check_state_dict
+from reference_models.shared.vector_quantizer import codes_to_feature
+from reference_models.shared.vqgan_blocks import AttnBlock, Downsample, Upsample
+from reference_models.shared.vqgan_blocks import ResnetBlock as _VQGANResnetBlock
+from reference_models.shared.vqgan_blocks import group_norm as _norm
 
 __all__ = ["LICENCE", "PRODUCTION_CONFIG", "AttnBlock", "CodeFormer", "Downsample", "FuseSFTBlock", "ResBlock",
            "StateDictMismatchError", "TransformerLayer", "Upsample", "adaptive_instance_norm", "check_state_dict",

@@ -21,7 +21,7 @@ crops (the CodeFormer README asks comparisons on aligned faces to use ``--has_al
 
 Options: ``w`` fidelity weight in ``[0, 1]`` (default 0.5; higher = more faithful to the input; the
 [SUITE] protocol reports 0.5 and 1.0), ``weights`` (a local ``codeformer.pth`` / ``.safetensors``; by
-default the ``codeformer`` asset of :class:`bench.assets.AssetManager`, which explains how to stage the
+default the ``codeformer`` asset of :class:`bench.core.assets.AssetManager`, which explains how to stage the
 file when offline; ``"random"`` builds a seeded random network for smoke tests only), ``device``,
 ``config`` (architecture overrides, for reduced test networks), ``seed`` (for ``weights="random"``).
 
@@ -37,11 +37,11 @@ from typing import Any
 
 import torch
 
-from bench.types import Attributes
+from bench.core.types import Attributes
 
-from ..aligned_io import to_network_input, to_output_size
-from ..checkpoints import load_network
-from .arch import (
+from reference_models.shared.aligned_io import to_network_input, to_output_size
+from bench.core.checkpoints import load_network
+from baselines.codeformer.arch import (
     LICENCE,
     PRODUCTION_CONFIG,
     REFERENCE_COMMIT,
@@ -69,6 +69,10 @@ def load_codeformer(weights: str | Path | None = None, config: Mapping[str, Any]
 
 class CodeFormerMethod:
     """CodeFormer restoration of aligned faces (official ``--has_aligned`` path); see the module docstring."""
+    description = (
+        "CodeFormer (NeurIPS'22; aligned 512, fidelity -M w=0.5; weights -M weights=PATH; NTU S-Lab 1.0 "
+        "NC)."
+    )
 
     uses_attributes = False
 

@@ -4,7 +4,7 @@
   ``params_ema`` keys load exactly, and the strict loader :func:`load_gfpgan_weights`.
 * :mod:`.method`: :class:`GFPGANMethod`, registered as ``gfpgan`` (official aligned-face inference).
 """
-from .arch import (
+from baselines.gfpgan.arch import (
     RELEASED_CONFIG,
     GFPGANv1Clean,
     StateDictMismatchError,
@@ -12,7 +12,7 @@ from .arch import (
     extract_gfpgan_state,
     load_gfpgan_weights,
 )
-from .method import GFPGANMethod, load_gfpgan
+from baselines.gfpgan.method import GFPGANMethod, load_gfpgan
 
 __all__ = [
     "RELEASED_CONFIG",

@@ -5,12 +5,12 @@ Written from the description in ``../shared/golden/gfpganv1_clean/README.md`` (r
 Module names follow the official state dict so ``params_ema`` of ``GFPGANv1.3.pth`` / ``GFPGANv1.4.pth``
 loads strictly (:func:`load_gfpgan_weights`; 285 keys at the released configuration).
 
-The "clean" family differs from the equalised-LR blocks in :mod:`reference_models.stylegan2` (used by
+The "clean" family differs from the equalised-LR blocks in :mod:`reference_models.shared.stylegan2` (used by
 DebiasFR): every layer is a plain ``nn.Conv2d`` / ``nn.Linear`` with no run-time weight scaling, the
 modulated-conv weight is stored already divided by ``sqrt(Cin*k*k)``, StyleConv applies ``sqrt(2)``
 *before* the noise/bias and a plain LeakyReLU(0.2) after, and the U-Net ResBlocks add the skip without
 ``/sqrt(2)``.  So only the scale-free pieces (channel table, noise buffers, pixel norm, bilinear resize)
-are shared with :mod:`reference_models.stylegan2`; the layers are defined here.
+are shared with :mod:`reference_models.shared.stylegan2`; the layers are defined here.
 
 Tensors: ``x (B, 3, out, out)`` RGB in [-1, 1]; ``image`` same convention, not clamped.
 """
@@ -23,13 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reference_models.state_dict import StateDictMismatchError, load_state_dict_strict
-from reference_models.stylegan2 import (
-    NoiseBuffers,
-    NormStyleCode,
-    channel_table,
-    resize_bilinear,
-)
+from bench.core.checkpoints import StateDictMismatchError, load_strict
+from reference_models.shared.stylegan2 import NoiseBuffers, NormStyleCode, channel_table, resize_bilinear
 
 REFERENCE_REPO = "TencentARC/GFPGAN"
 REFERENCE_COMMIT = "7552a7791caad982045a7bbe5634bbf1cd5c8679"
@@ -261,11 +256,11 @@ class GFPGANv1Clean(nn.Module):
         self.stylegan_decoder = StyleGAN2GeneratorCSFT(out_size, num_style_feat, num_mlp, channel_multiplier,
                                                        narrow, sft_half)
         if decoder_load_path:
-            from bench.provenance import note_file
+            from bench.core.provenance import note_file
 
             state = torch.load(decoder_load_path, map_location="cpu", weights_only=True)["params_ema"]
             note_file(decoder_load_path, "decoder prior")
-            load_state_dict_strict(self.stylegan_decoder, state, what="GFPGAN StyleGAN2 decoder prior")
+            load_strict(self.stylegan_decoder, state, what="GFPGAN StyleGAN2 decoder prior")
         if fix_decoder:
             for p in self.stylegan_decoder.parameters():
                 p.requires_grad_(False)
@@ -322,4 +317,4 @@ def extract_gfpgan_state(checkpoint: Mapping) -> Mapping[str, torch.Tensor]:
 
 def load_gfpgan_weights(model: GFPGANv1Clean, state: Mapping[str, torch.Tensor]) -> None:
     """Strict load; raises :class:`StateDictMismatchError` naming missing/unexpected/mismatched keys."""
-    load_state_dict_strict(model, state, what="GFPGANv1Clean")
+    load_strict(model, state, what="GFPGANv1Clean")

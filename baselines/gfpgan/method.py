@@ -34,11 +34,11 @@ from typing import Any
 
 import torch
 
-from bench.types import Attributes
+from bench.core.types import Attributes
 
-from ..aligned_io import to_network_input, to_output_size
-from ..checkpoints import load_network
-from .arch import (
+from reference_models.shared.aligned_io import to_network_input, to_output_size
+from bench.core.checkpoints import load_network
+from baselines.gfpgan.arch import (
     LICENCE,
     REFERENCE_COMMIT,
     REFERENCE_REPO,
@@ -68,6 +68,10 @@ def load_gfpgan(weights: str | Path | None = None, config: Mapping[str, Any] | N
 
 class GFPGANMethod:
     """GFPGAN v1.3/v1.4 restoration of aligned faces (official ``has_aligned`` path); see the module doc."""
+    description = (
+        "GFPGAN v1.3 (CVPR'21, clean arch; aligned 512; -M version=1.4; weights -M weights=PATH; "
+        "Apache-2.0)."
+    )
 
     uses_attributes = False
 

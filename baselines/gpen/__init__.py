@@ -4,14 +4,8 @@
   released ``GPEN-BFR-512.pth`` keys load exactly, and the strict loader :func:`load_gpen_weights`.
 * :mod:`.method`: :class:`GPENMethod`, registered as ``gpen`` (official aligned-face inference).
 """
-from .arch import (
-           CONFIG_256,
-           RELEASED_CONFIG,
-           FullGenerator,
-           StateDictMismatchError,
-           load_gpen_weights,
-)
-from .method import GPENMethod, load_gpen
+from baselines.gpen.arch import CONFIG_256, RELEASED_CONFIG, FullGenerator, StateDictMismatchError, load_gpen_weights
+from baselines.gpen.method import GPENMethod, load_gpen
 
 __all__ = ["CONFIG_256", "RELEASED_CONFIG", "FullGenerator", "GPENMethod", "StateDictMismatchError",
            "load_gpen", "load_gpen_weights"]

@@ -2,7 +2,7 @@
 
 Written from the description in ``../shared/golden/gpen/README.md`` (reference ``yangxy/GPEN@2c73670``,
 ``face_model/gpen_model.py``).  The official model uses JIT-compiled CUDA ops (``FusedLeakyReLU``,
-``upfirdn2d``); here they are the plain-torch versions of :mod:`reference_models.stylegan2` (same maths).
+``upfirdn2d``); here they are the plain-torch versions of :mod:`reference_models.shared.stylegan2` (same maths).
 Module and parameter names follow the official state dict (163 entries for GPEN-BFR-512, incl. the 21
 blur-kernel buffers, in the same order), so ``GPEN-BFR-512.pth`` (a bare state dict) loads strictly
 through :func:`load_gpen_weights`.
@@ -23,15 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reference_models.state_dict import StateDictMismatchError, load_state_dict_strict
-from reference_models.stylegan2 import (
-    Blur,
-    EqualConv2d,
-    EqualLinear,
-    FusedLeakyReLU,
-    channel_table,
-    upfirdn2d,
-)
+from bench.core.checkpoints import StateDictMismatchError, load_strict
+from reference_models.shared.stylegan2 import Blur, EqualConv2d, EqualLinear, FusedLeakyReLU, channel_table, upfirdn2d
 
 REFERENCE_REPO = "yangxy/GPEN"
 REFERENCE_COMMIT = "2c736702983368847fb544d234a22ac7cff25802"
@@ -278,4 +271,4 @@ class FullGenerator(nn.Module):
 
 def load_gpen_weights(model: FullGenerator, state: Mapping[str, torch.Tensor]) -> None:
     """Strict load; raises :class:`StateDictMismatchError` naming missing/unexpected/mismatched keys."""
-    load_state_dict_strict(model, state, what="GPEN FullGenerator")
+    load_strict(model, state, what="GPEN FullGenerator")

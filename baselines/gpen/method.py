@@ -34,11 +34,11 @@ from typing import Any
 
 import torch
 
-from bench.types import Attributes
+from bench.core.types import Attributes
 
-from ..aligned_io import to_network_input, to_output_size
-from ..checkpoints import load_network
-from .arch import (
+from reference_models.shared.aligned_io import to_network_input, to_output_size
+from bench.core.checkpoints import load_network
+from baselines.gpen.arch import (
     CONFIG_256,
     LICENCE,
     REFERENCE_COMMIT,
@@ -66,6 +66,10 @@ def load_gpen(weights: str | Path | None = None, config: Mapping[str, Any] | Non
 
 class GPENMethod:
     """GPEN-BFR restoration of aligned faces (official ``--aligned`` path); see the module doc."""
+    description = (
+        "GPEN-BFR-512 (CVPR'21; aligned 512; -M model=256; weights -M weights=PATH; no licence, research "
+        "only)."
+    )
 
     uses_attributes = False
 

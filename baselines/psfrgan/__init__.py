@@ -6,19 +6,9 @@
   parsing map from the LQ, the official one-hot rule :func:`parse_onehot`, :func:`load_parsenet_weights`.
 * :mod:`.method`: :class:`PSFRGANMethod`, registered as ``psfrgan`` (official aligned-face inference).
 """
-from .arch import (
-           RELEASED_CONFIG,
-           PSFRGenerator,
-           StateDictMismatchError,
-           load_psfrgan_weights,
-)
-from .method import PSFRGANMethod, load_psfrgan, pil_bicubic_resize
-from .parsenet import (
-           RELEASED_PARSENET_CONFIG,
-           ParseNet,
-           load_parsenet_weights,
-           parse_onehot,
-)
+from baselines.psfrgan.arch import RELEASED_CONFIG, PSFRGenerator, StateDictMismatchError, load_psfrgan_weights
+from baselines.psfrgan.method import PSFRGANMethod, load_psfrgan, pil_bicubic_resize
+from baselines.psfrgan.parsenet import RELEASED_PARSENET_CONFIG, ParseNet, load_parsenet_weights, parse_onehot
 
 __all__ = ["RELEASED_CONFIG", "RELEASED_PARSENET_CONFIG", "PSFRGANMethod", "PSFRGenerator", "ParseNet",
            "StateDictMismatchError", "load_parsenet_weights", "load_psfrgan", "load_psfrgan_weights",

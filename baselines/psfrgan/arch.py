@@ -38,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reference_models.state_dict import StateDictMismatchError, load_state_dict_strict
+from bench.core.checkpoints import StateDictMismatchError, load_strict
 
 REFERENCE_REPO = "chaofengc/PSFRGAN"
 REFERENCE_COMMIT = "ab853cdc4957abe254f2b8831cb7b01aed2f68d8"
@@ -220,5 +220,5 @@ class PSFRGenerator(nn.Module):
 
 def load_psfrgan_weights(model: PSFRGenerator, state: Mapping[str, torch.Tensor]) -> PSFRGenerator:
     """Strict load; raises :class:`StateDictMismatchError` naming missing/unexpected/mismatched keys."""
-    load_state_dict_strict(model, state, what="PSFRGAN generator (netG)")
+    load_strict(model, state, what="PSFRGAN generator (netG)")
     return model

@@ -40,11 +40,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from bench.types import Attributes
+from bench.core.types import Attributes
 
-from ..aligned_io import to_output_size
-from ..checkpoints import load_network
-from .arch import (
+from reference_models.shared.aligned_io import to_output_size
+from bench.core.checkpoints import load_network
+from baselines.psfrgan.arch import (
     LICENCE,
     REFERENCE_COMMIT,
     REFERENCE_REPO,
@@ -52,12 +52,7 @@ from .arch import (
     PSFRGenerator,
     load_psfrgan_weights,
 )
-from .parsenet import (
-    RELEASED_PARSENET_CONFIG,
-    ParseNet,
-    load_parsenet_weights,
-    parse_onehot,
-)
+from baselines.psfrgan.parsenet import RELEASED_PARSENET_CONFIG, ParseNet, load_parsenet_weights, parse_onehot
 
 GENERATOR_ASSET = "psfrgan_generator"
 PARSENET_ASSET = "psfrgan_parsenet"
@@ -120,6 +115,10 @@ def load_psfrgan(weights: str | Path | None = None, parse_weights: str | Path | 
 
 class PSFRGANMethod:
     """PSFR-GAN restoration of aligned faces (official ``test_enhance_dir_align.py`` path); see the module doc."""
+    description = (
+        "PSFR-GAN (CVPR'21; aligned 512, parsing map predicted by its ParseNet; -M weights=PATH -M "
+        "parse_weights=PATH; CC BY-NC-SA 4.0)."
+    )
 
     name = "psfrgan"
     uses_attributes = False

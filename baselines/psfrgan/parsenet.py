@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reference_models.state_dict import StateDictMismatchError, load_state_dict_strict
+from bench.core.checkpoints import StateDictMismatchError, load_strict
 
 #: ``define_P``: ParseNet(512, 512, 32, 64, 19, norm_type='bn', relu_type='LeakyReLU', ch_range=[32, 256])
 RELEASED_PARSENET_CONFIG = {"in_size": 512, "out_size": 512, "min_feat_size": 32, "base_ch": 64, "parsing_ch": 19,
@@ -146,5 +146,5 @@ def parse_onehot(parse_logits: torch.Tensor) -> torch.Tensor:
 
 def load_parsenet_weights(model: ParseNet, state: Mapping[str, torch.Tensor]) -> ParseNet:
     """Strict load; raises :class:`StateDictMismatchError` naming missing/unexpected/mismatched keys."""
-    load_state_dict_strict(model, state, what="PSFRGAN ParseNet (netP)")
+    load_strict(model, state, what="PSFRGAN ParseNet (netP)")
     return model

@@ -5,14 +5,14 @@
   Lightning checkpoint load exactly, and the strict loader :func:`load_restoreformer_weights`.
 * :mod:`.method`: :class:`RestoreFormerPPMethod`, registered as ``restoreformerpp`` (official ``--aligned`` path).
 """
-from .arch import (
+from baselines.restoreformerpp.arch import (
     RELEASED_CONFIG,
     RESTOREFORMER_CONFIG,
     RestoreFormerPP,
     StateDictMismatchError,
     load_restoreformer_weights,
 )
-from .method import RestoreFormerPPMethod, generator_state, load_restoreformer
+from baselines.restoreformerpp.method import RestoreFormerPPMethod, generator_state, load_restoreformer
 
 __all__ = ["RELEASED_CONFIG", "RESTOREFORMER_CONFIG", "RestoreFormerPP", "RestoreFormerPPMethod",
            "StateDictMismatchError", "generator_state", "load_restoreformer", "load_restoreformer_weights"]

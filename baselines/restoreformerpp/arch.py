@@ -44,11 +44,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reference_models.state_dict import StateDictMismatchError, load_state_dict_strict
+from bench.core.checkpoints import StateDictMismatchError, load_strict
 
-from ..vector_quantizer import nearest_code_index
-from ..vqgan_blocks import Downsample, ResnetBlock, Upsample, swish
-from ..vqgan_blocks import group_norm as _gn
+from reference_models.shared.vector_quantizer import nearest_code_index
+from reference_models.shared.vqgan_blocks import Downsample, ResnetBlock, Upsample, swish
+from reference_models.shared.vqgan_blocks import group_norm as _gn
 
 REFERENCE_REPO = "wzhouxiff/RestoreFormerPlusPlus"
 REFERENCE_COMMIT = "59d250f45d6b11a3e620d62e6e067ca1288f93a9"
@@ -264,5 +264,5 @@ class RestoreFormerPP(nn.Module):
 
 def load_restoreformer_weights(model: RestoreFormerPP, state: Mapping[str, torch.Tensor]) -> RestoreFormerPP:
     """Strict load; raises :class:`StateDictMismatchError` naming missing/unexpected/mismatched keys."""
-    load_state_dict_strict(model, state, what="RestoreFormer++")
+    load_strict(model, state, what="RestoreFormer++")
     return model

@@ -7,7 +7,7 @@ network sees **RGB**):
 1. the LQ face ``[B, 3, h, w]`` float RGB in ``[0, 1]`` is resized to ``resolution`` (512) with
    ``cv2.resize(img, (512, 512))`` semantics — bilinear, ``align_corners=False``, no antialias — on the
    8-bit image (result rounded to 8 bits, ``round_input=True``); a no-op for 512-px crops
-   (:func:`baselines.aligned_io.to_network_input`).
+   (:func:`reference_models.shared.aligned_io.to_network_input`).
 2. ``/255``, ``normalize(0.5, 0.5)`` -> ``[-1, 1]``; ``dec = net(x)`` (deterministic nearest-code lookup).
 3. ``basicsr.tensor2img(min_max=(-1, 1))``: clamp to ``[-1, 1]``, ``(x + 1) / 2``, ``*255``, **rounded** —
    here the float image in ``[0, 1]`` is returned and the harness rounds to 8 bits where it saves.  When the
@@ -35,11 +35,11 @@ from typing import Any
 
 import torch
 
-from bench.types import Attributes
+from bench.core.types import Attributes
 
-from ..aligned_io import to_network_input, to_output_size
-from ..checkpoints import load_network
-from .arch import (
+from reference_models.shared.aligned_io import to_network_input, to_output_size
+from bench.core.checkpoints import load_network
+from baselines.restoreformerpp.arch import (
     LICENCE,
     REFERENCE_COMMIT,
     REFERENCE_REPO,
@@ -96,6 +96,10 @@ def _generator_only(state: dict[str, torch.Tensor], info: dict[str, Any]) -> dic
 
 class RestoreFormerPPMethod:
     """RestoreFormer++ restoration of aligned faces (official ``--aligned`` path); see the module doc."""
+    description = (
+        "RestoreFormer++ (TPAMI'23; aligned 512; -M version=v1 for RestoreFormer; weights -M "
+        "weights=PATH; Apache-2.0)."
+    )
 
     uses_attributes = False
 

@@ -4,7 +4,7 @@
   exactly, and the strict loader (:func:`load_vqfr_weights`, :class:`StateDictMismatchError`).
 * :mod:`.method`: :class:`VQFRMethod`, registered as ``vqfr`` (official aligned-face inference, ``--aligned``).
 """
-from .arch import (
+from baselines.vqfr.arch import (
     PRODUCTION_CONFIG,
     StateDictMismatchError,
     VQFRv2,
@@ -12,7 +12,7 @@ from .arch import (
     deform_conv2d_torch,
     load_vqfr_weights,
 )
-from .method import VQFRMethod, load_vqfr
+from baselines.vqfr.method import VQFRMethod, load_vqfr
 
 __all__ = [
     "PRODUCTION_CONFIG",

@@ -51,11 +51,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..state_dict_check import StateDictMismatchError, load_strict
-from ..state_dict_check import check_state_dict as _check_state_dict
-from ..vector_quantizer import codes_to_feature, nearest_code_index
-from ..vqgan_blocks import AttnBlock, Downsample, Upsample, group_norm
-from ..vqgan_blocks import ResnetBlock as _VQGANResnetBlock
+from bench.core.checkpoints import StateDictMismatchError, load_strict
+from bench.core.checkpoints import check_state_dict as _check_state_dict
+from reference_models.shared.vector_quantizer import codes_to_feature, nearest_code_index
+from reference_models.shared.vqgan_blocks import AttnBlock, Downsample, Upsample, group_norm
+from reference_models.shared.vqgan_blocks import ResnetBlock as _VQGANResnetBlock
 
 __all__ = ["LICENCE", "PRODUCTION_CONFIG", "DCNv2Pack", "L2VectorQuantizer", "MainDecoder", "ResnetBlock",
            "StateDictMismatchError", "TextureWarpingModule", "VQFRv2", "VQGANDecoder", "VQGANEncoder",

@@ -13,7 +13,7 @@ Pipeline (``demo.py`` + ``vqfr/demo_util.py`` at TencentARC/VQFR ``239c77a``, al
    converts to BGR and rounds to ``uint8``; here the float RGB image is returned and the harness
    quantises where it saves.
 4. when ``out_size`` (the HQ size of the protocol) differs from 512 the result is resized to it with an
-   antialiased bilinear resize (:func:`baselines.aligned_io.to_output_size`), as for the other baselines.
+   antialiased bilinear resize (:func:`reference_models.shared.aligned_io.to_output_size`), as for the other baselines.
 
 No attributes are used.  No face detection, alignment, parsing-mask paste-back or RealESRGAN background
 (GPU only in the demo): the suite's datasets are aligned crops.  The official demo returns the crop
@@ -22,7 +22,7 @@ records them per image.
 
 Options: ``f`` fidelity ratio in ``[0, 1]`` (default 0.0 = the ``demo.py`` default, i.e. the texture
 branch only; the README example uses 0.1; higher = more faithful to the input), ``weights`` (a local
-``VQFR_v2.pth`` / ``.safetensors``; by default the ``vqfr_v2`` asset of :class:`bench.assets.AssetManager`,
+``VQFR_v2.pth`` / ``.safetensors``; by default the ``vqfr_v2`` asset of :class:`bench.core.assets.AssetManager`,
 which explains how to stage the file when offline; ``"random"`` builds a seeded random network with the
 official initialisation, for smoke tests only), ``device``, ``config`` (architecture overrides, for
 reduced test networks; ``img_size`` follows from them), ``seed`` (for ``weights="random"``),
@@ -42,11 +42,11 @@ from typing import Any
 
 import torch
 
-from bench.types import Attributes
+from bench.core.types import Attributes
 
-from ..aligned_io import to_network_input, to_output_size
-from ..checkpoints import load_network
-from .arch import (
+from reference_models.shared.aligned_io import to_network_input, to_output_size
+from bench.core.checkpoints import load_network
+from baselines.vqfr.arch import (
     LICENCE,
     PRODUCTION_CONFIG,
     REFERENCE_COMMIT,
@@ -88,6 +88,7 @@ def load_vqfr(weights: str | Path | None = None, config: Mapping[str, Any] | Non
 
 class VQFRMethod:
     """VQFR v2 restoration of aligned faces (official ``demo.py --aligned`` path); see the module docstring."""
+    description = "VQFR v2 (ECCV'22; aligned 512, fidelity -M f=0.0; weights -M weights=PATH; Apache-2.0)."
 
     uses_attributes = False
 

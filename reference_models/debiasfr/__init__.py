@@ -7,13 +7,10 @@
   the frozen training critic (``critic.kind: clip``).
 
 The low-resolution attribute predictor lives in
-:mod:`reference_models.attribute_classifiers.dbfr_attribute_predictor`.
+:mod:`reference_models.shared.attribute_classifiers.dbfr_attribute_predictor`.
 """
-from .discriminator import (
-           StyleGAN2DiscriminatorClean,
-           load_dbfr_discriminator_state_dict,
-)
-from .generator import DBFR, RELEASED_CONFIG, load_dbfr_generator_state_dict
+from reference_models.debiasfr.discriminator import StyleGAN2DiscriminatorClean, load_dbfr_discriminator_state_dict
+from reference_models.debiasfr.generator import DBFR, RELEASED_CONFIG, load_dbfr_generator_state_dict
 
 __all__ = [
            "DBFR",

@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..state_dict import StateDictMismatchError, load_state_dict_strict
+from bench.core.checkpoints import StateDictMismatchError, load_strict
 
 #: CLIP ViT-B/32 hyper-parameters (``clip.load("ViT-B/32")``)
 CLIP_VIT_B32 = {"embed_dim": 512, "image_resolution": 224, "vision_layers": 12, "vision_width": 768,
@@ -284,7 +284,7 @@ def load_clip_classifier_state_dict(model: ClipAttributeClassifier, state: Mappi
     if bad:
         raise StateDictMismatchError(f"DebiasFR CLIP classifier: non-floating tensors in the state dict: "
                                      f"{', '.join(bad[:8])}")
-    load_state_dict_strict(model, {k: v.float() for k, v in state.items()}, what="DebiasFR CLIP classifier")
+    load_strict(model, {k: v.float() for k, v in state.items()}, what="DebiasFR CLIP classifier")
 
 
 def load_clip_classifier(weights: str | Path | None = None, manager=None,
@@ -294,7 +294,8 @@ def load_clip_classifier(weights: str | Path | None = None, manager=None,
     The file is read with ``torch.load(weights_only=True)`` (or safetensors), key ``model_state_dict``.  Without
     ``weights`` the asset manager supplies the file or raises ``AssetUnavailableError`` saying how to get it.
     """
-    from bench.assets import AssetManager, load_state_dict
+    from bench.core.assets import AssetManager
+    from bench.core.checkpoints import load_state_dict
 
     path = Path(weights) if weights is not None else (manager or AssetManager()).path(ASSET)
     state = load_state_dict(path, key="model_state_dict")

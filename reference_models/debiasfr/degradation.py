@@ -29,7 +29,7 @@ outputs): the 1 % greyscale conversion and the final 8-bit quantisation (spec §
 ``torch.Generator``: kernel isotropic or anisotropic Gaussian (p = 0.5 each; BasicSR
 ``random_mixed_kernels``: σx ~ U[0.1, 10]; iso: σy = σx, θ = 0; aniso: σy ~ U[0.1, 10], θ ~ U[−π, π]),
 41×41; s ~ U[1, 20]; noise σ ~ U[0, 20] / 255 times i.i.d. standard normals per pixel and channel; quality
-``int(U[60, 100))`` ∈ {60 … 99}.  The kernel formula is the one of :func:`bench.degradation.gaussian_kernel`
+``int(U[60, 100))`` ∈ {60 … 99}.  The kernel formula is the one of :func:`bench.data.degradation.gaussian_kernel`
 (the evaluation degradation), computed in torch.
 
 Batching: kernel, noise and quality may differ per image, but the scale (hence the LQ size) is shared by
@@ -44,7 +44,7 @@ from dataclasses import dataclass, field, replace
 import torch
 import torch.nn.functional as F
 
-from .diffjpeg import Quality, diff_jpeg
+from reference_models.debiasfr.diffjpeg import Quality, diff_jpeg
 
 __all__ = [
     "DEFAULT_RANGES",
@@ -103,7 +103,7 @@ def gaussian_kernel_torch(size: int, sigma_x: torch.Tensor, sigma_y: torch.Tenso
 
     ``k[i, j] ∝ exp(−½ vᵀ Σ⁻¹ v)``, ``v = (j − c, i − c)`` (x = column, y = row offset, ``c = (size−1)/2``),
     ``Σ = R(θ) diag(σx², σy²) R(θ)ᵀ``; each kernel sums to 1.  Computed in float64, returned in ``dtype``;
-    equals :func:`bench.degradation.gaussian_kernel`.
+    equals :func:`bench.data.degradation.gaussian_kernel`.
     """
     if size < 1 or size % 2 == 0:
         raise ValueError(f"kernel size must be odd and positive, got {size}")

@@ -9,7 +9,7 @@ channel_multiplier=1``; no discriminator checkpoint is released.  Unlike basicsr
 Layout (``C(r)`` = StyleGAN2 width table with ``narrow``):
 
 1. ``conv_body.0``: 1×1 ConvLayer 3 -> C(out) (+ FusedLeakyReLU);
-2. ``conv_body.1..``: ``log2(out) - 2`` :class:`~reference_models.stylegan2.ResBlock` s, out -> 4;
+2. ``conv_body.1..``: ``log2(out) - 2`` :class:`~reference_models.shared.stylegan2.ResBlock` s, out -> 4;
 3. minibatch stddev (group ``min(B, stddev_group)``, one feature) -> C(4) + 1 channels;
 4. ``final_conv``: 3×3 ConvLayer -> C(4); flatten ``(B, 16 C(4))``;
 5. ``final_linear``: EqualLinear(16 C(4) -> C(4), fused leaky ReLU), EqualLinear(C(4) -> 1).
@@ -25,14 +25,8 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from ..state_dict import load_state_dict_strict
-from ..stylegan2 import (
-    ConvLayer,
-    EqualLinear,
-    ResBlock,
-    channel_table,
-    minibatch_stddev,
-)
+from bench.core.checkpoints import load_strict
+from reference_models.shared.stylegan2 import ConvLayer, EqualLinear, ResBlock, channel_table, minibatch_stddev
 
 #: the training configuration of DebiasFR's discriminator
 TRAINING_CONFIG = {"out_size": 512, "channel_multiplier": 1, "stddev_group": 4, "narrow": 1}
@@ -69,4 +63,4 @@ class StyleGAN2DiscriminatorClean(nn.Module):
 
 def load_dbfr_discriminator_state_dict(model: StyleGAN2DiscriminatorClean, state: Mapping[str, torch.Tensor]) -> None:
     """Strict load (e.g. ``ckpt['params']`` of a ``net_d`` file); raises naming every mismatch."""
-    load_state_dict_strict(model, state, what="DebiasFR discriminator")
+    load_strict(model, state, what="DebiasFR discriminator")

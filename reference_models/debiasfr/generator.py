@@ -13,7 +13,7 @@ Architecture (``out`` = output size, ``Cu(r)`` U-Net widths = StyleGAN2 table wi
 64, 32; Cd = 512 (4..64), 256, 128, 64):
 
 1. **Encoder.** ``conv_body_first`` (1×1, 3 -> Cu(out)), ``log2(out)-2`` bilinear-downsampling
-   :class:`~reference_models.stylegan2.ResBlock` s (skips kept, 4×4 first), ``final_conv`` 3×3.
+   :class:`~reference_models.shared.stylegan2.ResBlock` s (skips kept, 4×4 first), ``final_conv`` 3×3.
 2. **Latent.** ``base = final_linear(flatten(feat))`` reshaped to W+ ``(B, L, S)``, ``L = 2 log2(out) - 2``
    (16 at 512), then ``w = base + Σ_k age[:, k] A[k] + Σ_k gender[:, k] G[k]`` with the learned tables
    ``age_representation (10, L, S)`` and ``gender_representation (2, L, S)``.  Any real weights work:
@@ -45,8 +45,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..state_dict import load_state_dict_strict
-from ..stylegan2 import (
+from bench.core.checkpoints import load_strict
+from reference_models.shared.stylegan2 import (
     SQRT2,
     ConstantInput,
     ConvLayer,
@@ -236,7 +236,7 @@ class DBFR(nn.Module):
             self.condition_in1.append(Bottleneck(c, cond_out))
             self.condition_in2.append(Bottleneck(c, cond_out))
         if decoder_load_path:
-            from bench.provenance import note_file
+            from bench.core.provenance import note_file
 
             self.load_decoder_prior(torch.load(decoder_load_path, map_location="cpu", weights_only=True)["params_ema"])
             note_file(decoder_load_path, "decoder prior")
@@ -251,14 +251,15 @@ class DBFR(nn.Module):
         any other missing key, any unexpected key or shape mismatch raises.  Returns the keys left at
         their initial values.
         """
-        from ..state_dict import StateDictMismatchError, state_dict_mismatches
+        from bench.core.checkpoints import StateDictMismatchError, state_dict_mismatches
 
         bad = state_dict_mismatches(self.stylegan_decoder, state)
         fusion = [k for k in bad["missing"] if k.split(".")[0] in ("calayer", "ad_gen", "ad_enc")]
         other = [k for k in bad["missing"] if k not in fusion]
-        if other or bad["unexpected"] or bad["shape"]:
+        if other or bad["unexpected"] or bad["mismatched"]:
             raise StateDictMismatchError(f"DebiasFR decoder prior mismatch: missing {other[:8]}, unexpected "
-                                         f"{bad['unexpected'][:8]}, shapes {bad['shape'][:8]}")
+                                         f"{bad['unexpected'][:8]}, shapes {bad['mismatched'][:8]}",
+                                         other, bad["unexpected"], bad["mismatched"])
         self.stylegan_decoder.load_state_dict(dict(state), strict=False)
         return fusion
 
@@ -331,7 +332,7 @@ class DBFR(nn.Module):
 
 def load_dbfr_generator_state_dict(model: DBFR, state: Mapping[str, torch.Tensor]) -> None:
     """Strict load of a DBFR state dict (e.g. ``ckpt['params_ema']``); raises naming every mismatch."""
-    load_state_dict_strict(model, state, what="DebiasFR generator")
+    load_strict(model, state, what="DebiasFR generator")
 
 
 def extract_generator_state(checkpoint: Mapping) -> Mapping[str, torch.Tensor]:

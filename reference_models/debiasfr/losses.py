@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .degradation import DegradationParams, degrade_with
+from reference_models.debiasfr.degradation import DegradationParams, degrade_with
 
 
 def pyramid_loss(side_outputs: list[torch.Tensor], gt: torch.Tensor) -> torch.Tensor:

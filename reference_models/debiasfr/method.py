@@ -52,10 +52,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from bench.types import AGE_BIN_LABELS, GENDER_LABELS, Attributes, age_to_bin
+from bench.core.types import AGE_BIN_LABELS, GENDER_LABELS, Attributes, age_to_bin
 
-from .config import generator_kwargs
-from .generator import DBFR, RELEASED_CONFIG, load_dbfr_generator_state_dict
+from reference_models.debiasfr.config import generator_kwargs
+from reference_models.debiasfr.generator import DBFR, RELEASED_CONFIG, load_dbfr_generator_state_dict
 
 N_AGE, N_GENDER = len(AGE_BIN_LABELS), len(GENDER_LABELS)
 PRESET_DIR = Path(__file__).with_name("presets")
@@ -120,7 +120,7 @@ def parse_attribute_weights(text: str) -> dict[str, np.ndarray]:
 
 
 def top2_soft_np(logits: torch.Tensor) -> torch.Tensor:
-    from .losses import top2_soft
+    from reference_models.debiasfr.losses import top2_soft
 
     return top2_soft(logits)
 
@@ -132,7 +132,7 @@ def _read_frbench_file(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from bench.provenance import note_file
+    from bench.core.provenance import note_file
 
     if path.suffix.lower() != ".safetensors":
         return None
@@ -154,7 +154,7 @@ class _SmallPredictor:
     """The low-resolution predictor of a ``bench train debiasfr`` file: logits of a small CNN on [-1, 1]."""
 
     def __init__(self, state: Mapping[str, torch.Tensor], size: int) -> None:
-        from reference_models.attribute_classifiers.trained import SmallAttributeNet
+        from reference_models.shared.attribute_classifiers.trained import SmallAttributeNet
 
         self.net = SmallAttributeNet()
         self.net.load_state_dict(dict(state), strict=True)
@@ -174,8 +174,9 @@ class _OfficialPredictor:
     """The official ResNet-34 predictor: LQ resized bilinearly to 256 px, [-1, 1] (``inference.py:L79-82``)."""
 
     def __init__(self, weights: str | Path | None) -> None:
-        from bench.assets import AssetManager, load_state_dict
-        from reference_models.attribute_classifiers.dbfr_attribute_predictor import (
+        from bench.core.assets import AssetManager
+        from bench.core.checkpoints import load_state_dict
+        from reference_models.shared.attribute_classifiers.dbfr_attribute_predictor import (
             ImageClassifier,
             load_dbfr_state_dict,
         )
@@ -204,13 +205,13 @@ def load_debiasfr(preset: str | None = "small", weights: str | Path | None = Non
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(seed))
             net = DBFR(**{**cfg, "fix_decoder": False})
-            from reference_models.attribute_classifiers.trained import SmallAttributeNet
+            from reference_models.shared.attribute_classifiers.trained import SmallAttributeNet
             predictor = _SmallPredictor(SmallAttributeNet().state_dict(), net.out_size)
         info = {"weights": "random", "seed": int(seed), "warning": "random weights: not a trained model"}
         return net.to(device).eval(), predictor.to(device), info
     if weights is None:
         if preset == "official":
-            from baselines.checkpoints import read_official_state
+            from bench.core.checkpoints import read_official_state
 
             state, info = read_official_state(None, "debiasfr_v1", ("params_ema", "params"))
             net = _build(RELEASED_CONFIG, state)
@@ -239,7 +240,7 @@ def load_debiasfr(preset: str | None = "small", weights: str | Path | None = Non
                                                           "pseudo_range_mismatch")},
                 "attribute_input": bool(cfg.get("attribute_input", True))}
         return net.to(device).eval(), predictor.to(device), info
-    from baselines.checkpoints import read_official_state
+    from bench.core.checkpoints import read_official_state
 
     state, info = read_official_state(path, "debiasfr_v1", ("params_ema", "params"))
     net = _build({**RELEASED_CONFIG, **dict(config or {})}, state)
@@ -250,7 +251,7 @@ def load_debiasfr(preset: str | None = "small", weights: str | Path | None = Non
 
 def _build(cfg: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> DBFR:
     """A DBFR of ``cfg`` filled strictly with ``state`` (built on the meta device: no random init)."""
-    from baselines.checkpoints import build_with_state
+    from bench.core.checkpoints import build_with_state
 
     return build_with_state(lambda: DBFR(**{**cfg, "fix_decoder": False}), dict(state),
                             load_dbfr_generator_state_dict)
@@ -267,6 +268,11 @@ def image_seed(x_u8: torch.Tensor, seed: int) -> int:
 
 class DebiasFRMethod:
     """DebiasFR restoration with attribute control; see the module docstring."""
+    description = (
+        "DebiasFR (IJCAI 2023): attribute-conditioned restoration; -M "
+        "attributes=predicted|top2|labels|none|'age=30-39:0.7,40-49:0.3;gender=female'; preset small "
+        "(shipped, trained here) or official."
+    )
 
     uses_attributes = True
 
@@ -365,7 +371,7 @@ class DebiasFRMethod:
                 out_size: tuple[int, int] | None = None, age: torch.Tensor | None = None,
                 gender: torch.Tensor | None = None) -> torch.Tensor:
         """Restore ``lq [B, 3, h, w]`` in [0, 1]; explicit ``age``/``gender`` weight tensors override ``attributes=``."""
-        from baselines.aligned_io import to_network_input, to_output_size
+        from reference_models.shared.aligned_io import to_network_input, to_output_size
 
         x01 = to_network_input(lq, self.size, self.device, round_input=True)
         a, g = self.attribute_vectors(x01, attributes)

@@ -32,7 +32,6 @@ The evaluation classifier of the suite is a different network.
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Mapping
@@ -41,13 +40,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from bench.types import AGE_BINS
+from bench.core.checkpoints import save_safetensors_atomic
+from bench.core.types import AGE_BINS
 
-from .config import generator_kwargs
-from .degradation import sample_degradation_params, degrade_with
-from .discriminator import StyleGAN2DiscriminatorClean
-from .generator import DBFR
-from .losses import (
+from reference_models.debiasfr.config import generator_kwargs
+from reference_models.debiasfr.degradation import sample_degradation_params, degrade_with
+from reference_models.debiasfr.discriminator import StyleGAN2DiscriminatorClean
+from reference_models.debiasfr.generator import DBFR
+from reference_models.debiasfr.losses import (
     attribute_ce,
     discriminator_loss,
     generator_gan_loss,
@@ -75,7 +75,7 @@ def load_training_faces(dataset, size: int, limit: int | None = None, seed: int 
     Returns ``{"images": uint8 [N, 3, size, size], "age_bin": int64 [N], "gender": int64 [N], "ids": [...],
     "skipped_unlabelled": int, "unreadable": [(source, reason)]}``.  Unreadable files are reported, not fatal.
     """
-    from bench.training_data import seeded_hq_faces
+    from bench.data.training_faces import seeded_hq_faces
 
     def resize(image: np.ndarray) -> torch.Tensor:
         t = torch.from_numpy(np.array(image, copy=True)).permute(2, 0, 1)[None].float()
@@ -135,12 +135,12 @@ def one_hot(index: torch.Tensor, n: int) -> torch.Tensor:
 
 def train_auxiliary_classifier(faces: dict[str, Any], cfg: Mapping[str, Any], *, degraded: bool, seed: int,
                                log: Callable[[str], None] = _print) -> tuple[torch.nn.Module, dict[str, Any]]:
-    """A small age-bin/gender CNN (:class:`~reference_models.attribute_classifiers.trained.SmallAttributeNet`)
+    """A small age-bin/gender CNN (:class:`~reference_models.shared.attribute_classifiers.trained.SmallAttributeNet`)
     on the training faces: on the HQ faces (``degraded=False``: the frozen attribute critic) or on freshly
     degraded LQ faces each epoch (``degraded=True``: the low-resolution attribute predictor).  10 % of the
     training faces are held out for the reported accuracy.  Input: [-1, 1] images at the training size.
     """
-    from reference_models.attribute_classifiers.trained import SmallAttributeNet
+    from reference_models.shared.attribute_classifiers.trained import SmallAttributeNet
 
     aux = cfg["auxiliary"]
     images, yb, yg = faces["images"], faces["age_bin"], faces["gender"]
@@ -198,7 +198,7 @@ def critic_logits(model: torch.nn.Module, images: torch.Tensor) -> tuple[torch.T
     A small CNN takes the images as they are; the CLIP critic (:class:`~.clip_classifier.ClipCritic`,
     ``critic.kind: clip``) resizes them itself with :func:`~.clip_classifier.clip_input` to 224 px.
     """
-    from .clip_classifier import ClipCritic
+    from reference_models.debiasfr.clip_classifier import ClipCritic
 
     if isinstance(model, ClipCritic):
         return model(images)
@@ -210,9 +210,9 @@ def build_clip_critic(critic_cfg: Mapping[str, Any], log: Callable[[str], None] 
                       manager=None) -> tuple[torch.nn.Module, dict[str, Any]]:
     """The frozen official CLIP critic (``critic.kind: clip``) from ``critic.weights`` or the asset
     ``debiasfr_clip_classifier``; raises (never substitutes another critic) when the file is not available."""
-    from bench.assets import AssetManager, AssetUnavailableError
+    from bench.core.assets import AssetManager, AssetUnavailableError
 
-    from .clip_classifier import ASSET, ClipCritic, load_clip_classifier
+    from reference_models.debiasfr.clip_classifier import ASSET, ClipCritic, load_clip_classifier
 
     how = (f"download Clip_classifier.pth (DebiasFR GitHub release v1) and pass critic.weights=/path/Clip_classifier.pth, "
            f"or put it in the asset cache (bench assets fetch {ASSET}, or FRBENCH_ASSET_{ASSET.upper()}=/path); "
@@ -237,15 +237,6 @@ def build_clip_critic(critic_cfg: Mapping[str, Any], log: Callable[[str], None] 
 
 
 # ------------------------------------------------------------------------------------------- trainer
-
-
-def _save_safetensors(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
-    from safetensors.torch import save_file
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
 
 
 def _prefixed(prefix: str, state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -281,7 +272,7 @@ class DebiasFRTrainer:
     def __init__(self, cfg: Mapping[str, Any], faces: dict[str, Any], out_dir: str | Path,
                  critic: torch.nn.Module, lr_predictor: torch.nn.Module, aux_records: dict[str, Any],
                  dataset_record: dict[str, Any], log: Callable[[str], None] = _print) -> None:
-        from reference_models.perceptual import PerceptualLoss
+        from reference_models.shared.perceptual import PerceptualLoss
 
         self.cfg, self.faces, self.out_dir, self.log = cfg, faces, Path(out_dir), log
         self.critic, self.lr_predictor = critic.eval(), lr_predictor.eval()
@@ -291,7 +282,7 @@ class DebiasFRTrainer:
         torch.manual_seed(self.seed)
         self.g = DBFR(**generator_kwargs(cfg))
         if net.get("decoder_prior"):
-            from bench.assets import load_state_dict
+            from bench.core.checkpoints import load_state_dict
             self.g.load_decoder_prior(load_state_dict(net["decoder_prior"], key="params_ema"))
         self.g_ema = DBFR(**generator_kwargs(cfg))
         self.g_ema.load_state_dict(self.g.state_dict())
@@ -426,7 +417,7 @@ class DebiasFRTrainer:
         return {"frbench_debiasfr": json.dumps({"config": self.cfg, "record": self.record()}, default=str)}
 
     def save_checkpoint(self) -> Path:
-        from .clip_classifier import ClipCritic
+        from reference_models.debiasfr.clip_classifier import ClipCritic
 
         # the CLIP critic is an external frozen file (152 M parameters): recorded by path, not copied
         critic = {} if isinstance(self.critic, ClipCritic) else _prefixed("critic", self.critic.state_dict())
@@ -437,7 +428,7 @@ class DebiasFRTrainer:
         meta = self._metadata()
         meta["frbench_history"] = json.dumps(self.history[-2000:])
         path = self.out_dir / "checkpoint.safetensors"
-        _save_safetensors(tensors, path, meta)
+        save_safetensors_atomic(tensors, path, meta)
         self.export(self.out_dir / "debiasfr.safetensors")
         return path
 
@@ -445,14 +436,14 @@ class DebiasFRTrainer:
         """The inference file: EMA generator (``generator.*``) + low-resolution predictor (``lr_predictor.*``)."""
         tensors = {**_prefixed("generator", self.g_ema.state_dict()),
                    **_prefixed("lr_predictor", self.lr_predictor.state_dict())}
-        _save_safetensors(tensors, Path(path), self._metadata())
+        save_safetensors_atomic(tensors, Path(path), self._metadata())
         return Path(path)
 
     def load_checkpoint(self, path: str | Path) -> None:
         from safetensors import safe_open
         from safetensors.torch import load_file
 
-        from bench.provenance import note_file
+        from bench.core.provenance import note_file
 
         tensors = load_file(str(path))
         with safe_open(str(path), framework="pt") as fh:
@@ -513,14 +504,14 @@ def half_precision_copy(src: str | Path, dst: str | Path) -> Path:
     from safetensors import safe_open
     from safetensors.torch import load_file
 
-    from bench.provenance import note_file
+    from bench.core.provenance import note_file
 
     with safe_open(str(src), framework="pt") as fh:
         meta = dict(fh.metadata() or {})
     tensors = {k: v.half() if v.is_floating_point() else v for k, v in load_file(str(src)).items()}
     note_file(src, "source of a float16 copy")
     meta["frbench_storage"] = "float16 copy of " + Path(src).name
-    _save_safetensors(tensors, Path(dst), meta)
+    save_safetensors_atomic(tensors, Path(dst), meta)
     return Path(dst)
 
 
@@ -533,7 +524,7 @@ def train_debiasfr(dataset, cfg: Mapping[str, Any], out_dir: str | Path, *, limi
     gives their weights or ``out_dir`` already has them (resume).  Returns the training record.
     """
     from safetensors.torch import load_file, save_file
-    from reference_models.attribute_classifiers.trained import SmallAttributeNet
+    from reference_models.shared.attribute_classifiers.trained import SmallAttributeNet
 
     cfg = json.loads(json.dumps(cfg, default=str))      # plain, JSON-stable copy
     out_dir = Path(out_dir)
@@ -564,7 +555,7 @@ def train_debiasfr(dataset, cfg: Mapping[str, Any], out_dir: str | Path, *, limi
             model.load_state_dict(load_file(str(source)), strict=True)
             with safe_open(str(source), framework="pt") as fh:
                 aux_records[role] = json.loads((fh.metadata() or {}).get("frbench_record", "{}"))
-            from bench.provenance import note_file
+            from bench.core.provenance import note_file
             note_file(source, role)
             model.eval().requires_grad_(False)
             log(f"{role}: loaded {source}")

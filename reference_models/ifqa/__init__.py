@@ -6,6 +6,6 @@ the official test-time preprocessing and the face-region masks used to aggregate
 * :mod:`.preprocess` - image -> network input exactly as the official ``test.py``;
 * :mod:`.regions` - eyes / nose / mouth / rest masks from 68-point landmarks or a fixed FFHQ template.
 """
-from .discriminator import IFQADiscriminator, load_ifqa_state_dict
+from reference_models.ifqa.discriminator import IFQADiscriminator, load_ifqa_state_dict
 
 __all__ = ["IFQADiscriminator", "load_ifqa_state_dict"]

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..state_dict import load_state_dict_strict
+from bench.core.checkpoints import load_strict
 
 __all__ = ["IFQADiscriminator", "load_ifqa_state_dict", "RELEASED_CONFIG"]
 
@@ -135,8 +135,8 @@ def unwrap_checkpoint(state: Mapping) -> Mapping[str, torch.Tensor]:
 def load_ifqa_state_dict(model: IFQADiscriminator, state: Mapping) -> IFQADiscriminator:
     """Strictly load ``state`` (a state dict or the released ``{'D': ...}`` checkpoint) into ``model``.
 
-    Raises :class:`reference_models.state_dict.StateDictMismatchError` naming every missing, unexpected or
+    Raises :class:`bench.core.checkpoints.StateDictMismatchError` naming every missing, unexpected or
     mis-shaped key; returns the model.
     """
-    load_state_dict_strict(model, unwrap_checkpoint(state), what="IFQA discriminator")
+    load_strict(model, unwrap_checkpoint(state), what="IFQA discriminator")
     return model

@@ -66,7 +66,7 @@ def face_mask_from_landmarks(landmarks: np.ndarray, size) -> np.ndarray:
 @lru_cache(maxsize=8)
 def template_masks(layout: str, size: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """``(regions, face)`` boolean ``[size, size]`` masks of an aligned ``layout`` (cached; read-only)."""
-    from .regions import region_masks, template_landmarks
+    from reference_models.ifqa.regions import region_masks, template_landmarks
 
     if layout not in LAYOUTS:
         raise ValueError(f"unknown face layout {layout!r}; choose one of {', '.join(LAYOUTS)}")

@@ -12,14 +12,14 @@ Per image (all draws from one ``numpy.random.Generator``; :func:`synthesize_lq_s
    * Gaussian, isotropic: σ ~ U[0.5, 3.0) px (at 256 px);
    * motion: a straight line segment of length L ~ U[3, 13) px (at 256 px) at angle θ ~ U[0, π),
      drawn with sub-pixel (bilinear) weights and normalised to sum 1;
-   applied per channel with reflect padding (size kept), :func:`bench.degradation.blur_reflect`.
+   applied per channel with reflect padding (size kept), :func:`bench.data.degradation.blur_reflect`.
 2. **resize ratio** r ~ U[0.4, 0.9): the image is resized to ``max(4, round(r·N))`` per side (Pillow
    bilinear, antialiased when shrinking) -- the Albumentations ``Downscale(0.4, 0.9)`` reading of the spec.
 3. **noise** n: i.i.d. Gaussian per pixel and channel with σ = √v, v ~ U[50, 250) in 8-bit units
    (σ ≈ 7.1 .. 15.8 / 255); the spec's inference that the slide's range is Albumentations' ``var_limit``.
    Added to the image in [0, 1], clipped, rounded to ``uint8``.
 4. **JPEG** quality q = ``int(U[5, 50))`` ∈ {5 .. 49}, Pillow/libjpeg baseline 4:2:0
-   (:func:`bench.degradation.jpeg_roundtrip`).
+   (:func:`bench.data.degradation.jpeg_roundtrip`).
 5. **back to size** ``N × N`` with Pillow bicubic (the generator and the discriminator work at ``N``).
 
 :func:`synthesize_lq` returns the ``uint8`` LQ and a JSON-able dict of every drawn value.
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.degradation import blur_reflect, gaussian_kernel, jpeg_roundtrip
+from bench.data.degradation import blur_reflect, gaussian_kernel, jpeg_roundtrip
 
 #: The ranges (spec §3.1 and the [SUITE] blur choices above); ``*_256`` are at 256 px.
 RANGES: dict[str, tuple[float, float]] = {

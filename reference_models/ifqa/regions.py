@@ -315,17 +315,17 @@ class Dlib68Landmarker:
     """
 
     def __init__(self, predictor_path=None, upsample: int = 0) -> None:
-        from ..face_alignment import _import_dlib
+        from reference_models.shared.face_alignment import _import_dlib
 
         dlib = _import_dlib()
         if predictor_path is None:
-            from bench.assets import AssetManager
+            from bench.core.assets import AssetManager
 
             predictor_path = AssetManager().path("dlib_shape_predictor_68")
         self.predictor_path = str(predictor_path)
         self._detector = dlib.get_frontal_face_detector()
         self._predictor = dlib.shape_predictor(self.predictor_path)
-        from bench.provenance import note_file
+        from bench.core.provenance import note_file
 
         note_file(self.predictor_path, "dlib shape predictor")
         self.upsample = int(upsample)

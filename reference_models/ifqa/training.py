@@ -17,7 +17,7 @@ Formulation (``../shared/spec/ifqa.md`` §3; the official repository has no trai
     * LSGAN with per-pixel targets:
       ``L_D = mean (D(I_HQ) − M_FACE)² + mean D(I_fake)² + mean (D(I_mix) − T_mix)²`` (``I_fake`` = RF and LQ);
       ``L_G = mean (D(I_RF) − 1)² + 50 · mean (I_RF − I_HQ)² + 5 · P(I_RF, I_HQ)``.
-      ``P``: :class:`reference_models.perceptual.PerceptualLoss` (L1 on the feature maps); the paper's VGG-19
+      ``P``: :class:`reference_models.shared.perceptual.PerceptualLoss` (L1 on the feature maps); the paper's VGG-19
       (ImageNet) is not available offline, so the network is an option (``fid-inception``: the real
       pretrained FID Inception, the default; ``random-vgg19``: smoke tests only) recorded everywhere.
     * Adam (β = 0.5, 0.999) for both; one D step then one G step per iteration.
@@ -41,7 +41,6 @@ Outputs in ``out/``
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -51,11 +50,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .discriminator import IFQADiscriminator
-from .fprs import describe_masks, draw_swap, fprs_mix, fprs_target, swap_mask, template_masks
-from .generator import PlainFIRGenerator
-from .lq_synthesis import RANGES as LQ_RANGES
-from .lq_synthesis import synthesize_lq
+from bench.core.checkpoints import save_safetensors_atomic
+from reference_models.ifqa.discriminator import IFQADiscriminator
+from reference_models.ifqa.fprs import describe_masks, draw_swap, fprs_mix, fprs_target, swap_mask, template_masks
+from reference_models.ifqa.generator import PlainFIRGenerator
+from reference_models.ifqa.lq_synthesis import RANGES as LQ_RANGES
+from reference_models.ifqa.lq_synthesis import synthesize_lq
 
 LABEL = "trained here: small CPU model, few images -- not the official IFQA"
 RECORD_VERSION = 1
@@ -119,7 +119,7 @@ def load_faces(dataset, size: int, limit: int | None, seed: int, log: Callable[[
     resized with Pillow bicubic (antialiased)."""
     from PIL import Image
 
-    from bench.training_data import seeded_hq_faces
+    from bench.data.training_faces import seeded_hq_faces
 
     def resize(image: np.ndarray) -> np.ndarray:
         if image.shape[:2] != (size, size):
@@ -203,27 +203,19 @@ def _optim_load(opt: torch.optim.Optimizer, prefix: str, tensors: dict[str, torc
     opt.load_state_dict({"state": state, "param_groups": groups})
 
 
-def _atomic_save(tensors: dict[str, torch.Tensor], path: Path, metadata: dict[str, str]) -> None:
-    from safetensors.torch import save_file
-
-    tmp = path.with_name(path.name + ".part")
-    save_file({k: v.detach().contiguous() for k, v in tensors.items()}, str(tmp), metadata=metadata)
-    os.replace(tmp, path)
-
-
 def save_checkpoint(out: Path, g, d, opt_g, opt_d, iteration: int, cfg: IFQATrainConfig,
                     record: dict[str, Any]) -> None:
     """Write the discriminator file and the resumable training state (both atomically)."""
     record = {**record, "iterations": int(iteration)}
     meta = {"frbench_record": json.dumps(record, default=str), "label": LABEL,
             "config": json.dumps(discriminator_config(cfg)), "input_size": str(cfg.size)}
-    _atomic_save(d.state_dict(), out / D_FILE, meta)
+    save_safetensors_atomic(d.state_dict(), out / D_FILE, meta)
     tensors = {f"generator.{k}": v for k, v in g.state_dict().items()}
     tensors.update({f"discriminator.{k}": v for k, v in d.state_dict().items()})
     tg, groups_g = _optim_tensors("opt_g", opt_g)
     td, groups_d = _optim_tensors("opt_d", opt_d)
     tensors.update(tg); tensors.update(td)
-    _atomic_save(tensors, out / STATE_FILE,
+    save_safetensors_atomic(tensors, out / STATE_FILE,
                  {**meta, "iteration": str(int(iteration)), "train_config": json.dumps(cfg.to_dict()),
                   "param_groups": json.dumps({"opt_g": groups_g, "opt_d": groups_d})})
 
@@ -239,7 +231,7 @@ def load_trained_discriminator(path: str | Path) -> tuple[IFQADiscriminator, dic
     """``(discriminator in eval mode, training record)`` from an ``ifqa_discriminator.safetensors``."""
     from safetensors.torch import load_file
 
-    from .discriminator import load_ifqa_state_dict
+    from reference_models.ifqa.discriminator import load_ifqa_state_dict
 
     meta = read_metadata(path)
     if "config" not in meta:
@@ -247,7 +239,7 @@ def load_trained_discriminator(path: str | Path) -> tuple[IFQADiscriminator, dic
     conf = json.loads(meta["config"])
     d = IFQADiscriminator(base_channels=int(conf["base_channels"]), num_bottleneck=int(conf["num_bottleneck"]))
     load_ifqa_state_dict(d, load_file(str(path)))
-    from bench.provenance import note_file
+    from bench.core.provenance import note_file
 
     note_file(path, "ifqa discriminator")
     d.eval()
@@ -276,7 +268,7 @@ def bicubic_round_trip(image: np.ndarray, scale: int) -> np.ndarray:
     """The ``x{scale}`` protocol + the ``bicubic`` method: PIL bicubic down to ``floor(N/s + 1/2)``, back up."""
     from PIL import Image
 
-    from bench.degradation import bicubic_lq_size
+    from bench.data.degradation import bicubic_lq_size
 
     h, w = image.shape[:2]
     small = Image.fromarray(image).resize((bicubic_lq_size(w, scale), bicubic_lq_size(h, scale)), Image.BICUBIC)
@@ -318,10 +310,10 @@ def train_ifqa(dataset, out: str | Path, cfg: IFQATrainConfig, iterations: int, 
                log: Callable[[str], None] = print) -> dict[str, Any]:
     """Train (or resume) for ``iterations`` iterations in total; returns the training record.
 
-    ``dataset``: a :class:`bench.types.Dataset` with HQ faces.  ``perceptual_loss``: a ready
-    :class:`reference_models.perceptual.PerceptualLoss` (else built from ``cfg.perceptual``).
+    ``dataset``: a :class:`bench.core.types.Dataset` with HQ faces.  ``perceptual_loss``: a ready
+    :class:`reference_models.shared.perceptual.PerceptualLoss` (else built from ``cfg.perceptual``).
     """
-    from reference_models.perceptual import PerceptualLoss
+    from reference_models.shared.perceptual import PerceptualLoss
 
     if cfg.size % 32 or cfg.size < 64:
         raise ValueError(f"the IFQA discriminator needs a size divisible by 32 and >= 64 (instance norm at "
@@ -450,7 +442,7 @@ def _resume(path: Path, g, d, opt_g, opt_d, cfg: IFQATrainConfig, record: dict[s
     if saved.get("perceptual", {}).get("network") != record["perceptual"]["network"]:
         raise ValueError(f"{path} was trained with another perceptual network")
     tensors = load_file(str(path))
-    from bench.provenance import note_file
+    from bench.core.provenance import note_file
 
     note_file(path, "ifqa training state")
     g.load_state_dict({k[len("generator."):]: v for k, v in tensors.items() if k.startswith("generator.")})
@@ -464,8 +456,8 @@ def _resume(path: Path, g, d, opt_g, opt_d, cfg: IFQATrainConfig, record: dict[s
 # -- command line ---------------------------------------------------------------------------------------------
 def heldout_faces(name: str, root, n: int, seed: int = 1) -> tuple[np.ndarray, dict[str, Any]]:
     """``n`` faces of the dataset's ``test`` split at their own resolution (seeded choice)."""
-    from bench.imageio import read_image
-    from bench.training_data import open_training_dataset
+    from bench.core.imageio import read_image
+    from bench.data.training_faces import open_training_dataset
 
     dataset = open_training_dataset(name, root, "test")
     samples = [s for s in dataset.samples if s.hq is not None]
@@ -486,7 +478,7 @@ def heldout_faces(name: str, root, n: int, seed: int = 1) -> tuple[np.ndarray, d
 
 def train_ifqa_cli(args) -> int:
     """``bench train ifqa``: see :func:`train_ifqa` and ``bench train ifqa --help``."""
-    from bench.training_data import open_training_dataset
+    from bench.data.training_faces import open_training_dataset
 
     if args.config not in CONFIGS:
         raise SystemExit(f"unknown --config {args.config!r}; choose one of {', '.join(CONFIGS)}")

@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..state_dict import load_state_dict_strict
-from .discriminator import unwrap_checkpoint
+from bench.core.checkpoints import load_strict
+from reference_models.ifqa.discriminator import unwrap_checkpoint
 
 __all__ = ["IFQAViT", "load_ifqa_vit_state_dict", "RELEASED_CONFIG", "sincos_table"]
 
@@ -173,5 +173,5 @@ class IFQAViT(nn.Module):
 
 def load_ifqa_vit_state_dict(model: IFQAViT, state: Mapping) -> IFQAViT:
     """Strictly load a state dict or the released ``{'D': ...}`` checkpoint; mismatches raise naming the keys."""
-    load_state_dict_strict(model, unwrap_checkpoint(state), what="IFQA++ ViT")
+    load_strict(model, unwrap_checkpoint(state), what="IFQA++ ViT")
     return model

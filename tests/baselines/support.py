@@ -109,8 +109,8 @@ def check_restore_contract(make: Callable[[], Any], batch: int = 3,
 def check_harness_run(tmp_path: Path, utkface_dir: Path, method: str, method_options: Mapping[str, Any]) -> None:
     """`bench run --method <method> -M ...` path: registry + options, 8 real UTKFace faces, rows stored."""
     from bench.api import run
-    from bench.registries import METHODS
-    from bench.store import ResultStore
+    from bench.core.registry import METHODS
+    from bench.harness.store import ResultStore
 
     assert method in METHODS
     store = tmp_path / "store.sqlite"

@@ -123,7 +123,7 @@ def test_loader_reports_missing_unexpected_and_shape_errors(small_golden):
 
 
 def test_checkpoint_files_and_missing_asset(tmp_path, small_golden, monkeypatch):
-    from bench.assets import AssetUnavailableError
+    from bench.core.assets import AssetUnavailableError
 
     state = small_golden[1]
     official_layout = tmp_path / "codeformer.pth"

@@ -17,7 +17,7 @@ from baselines.gfpgan import (
     load_gfpgan,
     load_gfpgan_weights,
 )
-from reference_models.state_dict import manifest_mismatches
+from bench.core.checkpoints import manifest_mismatches
 from tests.baselines.support import (
     assert_loaded,
     check_harness_run,
@@ -96,7 +96,7 @@ def test_loader_reports_missing_unexpected_and_shape_errors():
 
 
 def test_checkpoint_files_and_missing_asset(tmp_path, monkeypatch):
-    from bench.assets import AssetUnavailableError
+    from bench.core.assets import AssetUnavailableError
 
     _, state, ctor = _golden(GOLDEN_FILES[0])
     ema = tmp_path / "GFPGANv1.3.pth"

@@ -19,7 +19,7 @@ from baselines.gpen import (
     load_gpen,
     load_gpen_weights,
 )
-from reference_models.state_dict import manifest_mismatches
+from bench.core.checkpoints import manifest_mismatches
 from tests.baselines.support import (
     assert_loaded,
     check_harness_run,
@@ -102,7 +102,7 @@ def test_loader_reports_missing_unexpected_and_shape_errors():
 
 
 def test_checkpoint_files_and_missing_asset(tmp_path, monkeypatch):
-    from bench.assets import AssetUnavailableError
+    from bench.core.assets import AssetUnavailableError
 
     _, state = _golden_small()
     bare = tmp_path / "GPEN-BFR-512.pth"

@@ -24,7 +24,7 @@ from baselines.psfrgan import (
     parse_onehot,
     pil_bicubic_resize,
 )
-from reference_models.state_dict import manifest_mismatches
+from bench.core.checkpoints import manifest_mismatches
 from tests.baselines.support import (
     as_tuple,
     check_harness_run,
@@ -160,8 +160,8 @@ def test_loaders_report_missing_unexpected_and_shape_errors(small_g, small_p):
 
 
 def test_checkpoint_files_and_missing_assets(tmp_path, small_g, small_p, monkeypatch):
-    from bench.assets import AssetUnavailableError
-    from bench.assets.safe_load import CheckpointLoadError
+    from bench.core.assets import AssetUnavailableError
+    from bench.core.checkpoints import CheckpointLoadError
 
     g_path, p_path = tmp_path / "psfrgan_epoch15_net_G.pth", tmp_path / "parse_multi_iter_90000.pth"
     torch.save(small_g[1], g_path)  # bare state dicts, as released

@@ -20,7 +20,7 @@ from baselines.restoreformerpp import (
     load_restoreformer,
     load_restoreformer_weights,
 )
-from reference_models.state_dict import manifest_mismatches
+from bench.core.checkpoints import manifest_mismatches
 from tests.baselines.support import (
     as_tuple,
     assert_loaded,
@@ -119,7 +119,7 @@ def test_loader_reports_missing_unexpected_and_shape_errors(small_golden):
 
 
 def test_lightning_checkpoint_prefix_and_missing_asset(tmp_path, small_golden, monkeypatch):
-    from bench.assets import AssetUnavailableError
+    from bench.core.assets import AssetUnavailableError
 
     state = small_golden[1]
     lightning = {"vqvae." + k: v for k, v in state.items()}

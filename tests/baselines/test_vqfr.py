@@ -19,7 +19,7 @@ from baselines.vqfr import (
     load_vqfr,
     load_vqfr_weights,
 )
-from reference_models.state_dict import manifest_mismatches
+from bench.core.checkpoints import manifest_mismatches
 from tests.baselines.support import (
     assert_loaded,
     check_harness_run,
@@ -151,8 +151,8 @@ def test_loader_reports_missing_unexpected_and_shape_errors(small_golden):
 
 
 def test_checkpoint_files_and_missing_weights(tmp_path, small_golden, monkeypatch):
-    from bench.assets import AssetUnavailableError
-    from bench.assets.safe_load import CheckpointLoadError
+    from bench.core.assets import AssetUnavailableError
+    from bench.core.checkpoints import CheckpointLoadError
 
     _, state = small_golden
     ema = tmp_path / "VQFR_v2.pth"

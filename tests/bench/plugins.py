@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from bench.types import Attributes, Dataset, PerImageMetric, Sample, SetMetric, as_float01
+from bench.core.types import Attributes, Dataset, PerImageMetric, Sample, SetMetric, as_float01
 
 
 class ArrayDataset(Dataset):

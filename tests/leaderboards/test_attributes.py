@@ -2,7 +2,11 @@
 import pytest
 
 import metrics.attribute_error as ae
-from reference_models.attribute_classifiers.base import AttributeClassifier, AttributePrediction, PredictionCache
+from reference_models.shared.attribute_classifiers.base import (
+    AttributeClassifier,
+    AttributePrediction,
+    PredictionCache,
+)
 
 
 class Stub(AttributeClassifier):
@@ -38,7 +42,7 @@ def stub(monkeypatch, tmp_path):
 
 
 def test_runner_attribute_results_and_leaderboard(stub, tmp_path):
-    from bench.runner import Runner
+    from bench.harness.runner import Runner
     from leaderboards.tables import write_leaderboard
 
     store = tmp_path / "s.sqlite"
@@ -56,7 +60,7 @@ def test_runner_attribute_results_and_leaderboard(stub, tmp_path):
 
 
 def test_resumed_run_gives_the_same_state(stub, tmp_path):
-    from bench.runner import Runner
+    from bench.harness.runner import Runner
 
     one = Runner("bicubic", "synthetic", metrics="attr", degradation="x4", limit=10, store=tmp_path / "a.sqlite",
                  out=tmp_path, batch_size=3, progress=False).run().set_results["attr"]

@@ -6,19 +6,18 @@ import pandas as pd
 import pytest
 
 from baselines.interpolation import Bicubic, Bilinear
-from bench.registries import METRICS
-from bench.runner import Runner
-from bench.store import ResultStore
+from bench.core.registry import METRICS
+from bench.harness.runner import Runner
+from bench.harness.store import ResultStore
 from leaderboards.tables import TableFilter, build_tables, to_markdown, write_leaderboard
 from tests.bench.plugins import ArrayDataset, HalfDegradation, MeanAbsError, PixelSum
 from tests.metrics.fid_support import fid_archive, fid_weights  # noqa: F401 (fixtures)
 
 
 @pytest.fixture
-def toy_metrics(monkeypatch):
-    entry = type(METRICS.entry("psnr"))
-    monkeypatch.setitem(METRICS._entries, "mae", entry("mae", MeanAbsError, "test mae"))
-    monkeypatch.setitem(METRICS._entries, "pixelsum", entry("pixelsum", PixelSum, "test sum"))
+def toy_metrics(registered):
+    registered(METRICS, "mae", MeanAbsError, "test mae")
+    registered(METRICS, "pixelsum", PixelSum, "test sum")
 
 
 class FailsOn(Bilinear):

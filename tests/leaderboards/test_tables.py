@@ -1,6 +1,6 @@
 import pandas as pd
 
-from bench.store import ResultStore, SampleRecord, SetRows
+from bench.harness.store import ResultStore, SampleRecord, SetRows
 from leaderboards.tables import build_tables, to_markdown, write_leaderboard
 
 

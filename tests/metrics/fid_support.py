@@ -25,8 +25,8 @@ def persistent_cache() -> Path:
 @pytest.fixture(scope="session")
 def fid_weights() -> Path:
     """Path of the converted (safetensors) parameters of the real FID Inception (TorchScript asset)."""
-    from bench.assets import AssetError, AssetManager
-    from reference_models.fid_inception import converted_torchscript_weights
+    from bench.core.assets import AssetError, AssetManager
+    from reference_models.shared.fid_inception import converted_torchscript_weights
 
     manager = AssetManager(cache_dir=persistent_cache(), progress=False)
     try:
@@ -38,7 +38,7 @@ def fid_weights() -> Path:
 
 @pytest.fixture(scope="session")
 def fid_archive(fid_weights) -> Path:
-    from bench.assets import AssetManager
+    from bench.core.assets import AssetManager
 
     return AssetManager(cache_dir=persistent_cache(), progress=False).path("fid_inception_torchscript")
 

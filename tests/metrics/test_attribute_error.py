@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from bench.types import Attributes, Sample
-from metrics.attribute_error import (AttributeBias, accumulate, compute_attribute_stats, empty_state, group_table)
-from reference_models.attribute_classifiers.base import AttributePrediction
+from bench.core.types import Attributes, Sample
+from metrics.attribute_error import AttributeBias, accumulate, compute_attribute_stats, empty_state, group_table
+from reference_models.shared.attribute_classifiers.base import AttributePrediction
 from tests.attribute_support import aag_env, aag_models  # noqa: F401
 from tests.conftest import require_module
 
@@ -103,8 +103,8 @@ def test_group_table_and_worst_group_gap():
 
 def test_real_pipeline_on_30_utkface_faces(aag_env, utkface_dir, tmp_path):
     """Runner + attr + attr_pred on real faces: sane floor, identity restoration has zero error."""
-    from bench.runner import Runner
-    from bench.store import ResultStore
+    from bench.harness.runner import Runner
+    from bench.harness.store import ResultStore
 
     store = tmp_path / "s.sqlite"
     ds_root = utkface_dir.parent
@@ -126,7 +126,7 @@ def test_real_pipeline_on_30_utkface_faces(aag_env, utkface_dir, tmp_path):
 
 def test_classifier_failure_is_recorded_not_raised(monkeypatch):
     import metrics.attribute_error as ae
-    from reference_models.attribute_classifiers.base import AttributeClassifier, PredictionCache
+    from reference_models.shared.attribute_classifiers.base import AttributeClassifier, PredictionCache
 
     class Flaky(AttributeClassifier):
         name = "flaky"
@@ -149,8 +149,8 @@ def test_classifier_failure_is_recorded_not_raised(monkeypatch):
 
 
 def test_unavailable_classifier_fails_before_the_run(tmp_path, monkeypatch):
-    from bench.assets import AssetUnavailableError
-    from bench.runner import Runner
+    from bench.core.assets import AssetUnavailableError
+    from bench.harness.runner import Runner
 
     monkeypatch.setenv("FRBENCH_OFFLINE", "1")
     with pytest.raises(AssetUnavailableError):
@@ -160,7 +160,7 @@ def test_unavailable_classifier_fails_before_the_run(tmp_path, monkeypatch):
 def test_detection_failures_on_degraded_faces_are_reported(aag_env, utkface_dir, tmp_path):
     """attr_detect at x16 bicubic: the HOG detector misses faces; the run records the share, never crashes."""
     require_module("dlib", reason="dlib (extra [dlib]) is not installed")
-    from bench.runner import Runner
+    from bench.harness.runner import Runner
 
     runner = Runner("bicubic", "utkface", root=str(utkface_dir.parent), metrics="attr_detect", degradation="x16",
                     store=tmp_path / "s.sqlite", out=tmp_path, batch_size=8, progress=False)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.registries import METRICS
+from bench.core.registry import METRICS
 from metrics.brisque import BRISQUE, FLAT_SHARE_WARNING, brisque, brisque_details
 from tests.conftest import require_module
 
@@ -101,7 +101,7 @@ def test_bad_input_gives_clear_errors(brisque_params):
 
 def test_agrees_with_pyiqa_where_no_convention_differs(calibration_batch, brisque_params, niqe_params, tmp_path, ours):
     require_module("pyiqa", reason="pyiqa is not installed (pip install -e .[test])")
-    from metrics.pyiqa_reference import pyiqa_metrics
+    from tests.metrics.pyiqa_reference import pyiqa_metrics
 
     names, images = calibration_batch
     i04 = names.index("I04.bmp")

@@ -6,8 +6,17 @@ import pytest
 from scipy import stats
 
 from metrics.bootstrap import multinomial_replicates
-from metrics.correlation import (correlate, count_inversions, krcc_tau_b, mean_over_packs, orient, per_pack, plcc,
-                                 rankdata_average, srcc)
+from metrics.correlation import (
+    correlate,
+    count_inversions,
+    krcc_tau_b,
+    mean_over_packs,
+    orient,
+    per_pack,
+    plcc,
+    rankdata_average,
+    srcc,
+)
 
 TOL = 1e-12
 

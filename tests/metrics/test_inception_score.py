@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from metrics.inception_score import InceptionScore
-from reference_models.fid_inception import FIDInceptionV3, NoLogitsError
+from reference_models.shared.fid_inception import FIDInceptionV3, NoLogitsError
 from tests.conftest import require_module
 
-from .fid_support import fid_weights  # noqa: F401
-from .test_fid import _batch, _Sample
+from tests.metrics.fid_support import fid_weights  # noqa: F401
+from tests.metrics.test_fid import _batch, _Sample
 
 
 def test_refuses_clearly_without_logits(fid_weights):

@@ -10,7 +10,7 @@ from metrics.feature_stats import merge_bottom_k, priorities
 from metrics.kid import KID, kid_from_features, polynomial_mmd2_unbiased
 from tests.conftest import require_module
 
-from .test_fid import StubFeatures, _batch, _Sample
+from tests.metrics.test_fid import StubFeatures, _batch, _Sample
 
 
 @pytest.fixture(scope="module")

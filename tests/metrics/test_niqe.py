@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.registries import METRICS
+from bench.core.registry import METRICS
 from metrics.niqe import FLAT_SHARE_WARNING, NIQE, niqe, niqe_details
 from tests.conftest import require_module
 
@@ -75,7 +75,7 @@ def test_bad_input_gives_clear_errors(niqe_params):
 
 def test_agrees_with_pyiqa_where_no_convention_differs(calibration_batch, niqe_params, tmp_path, ours):
     require_module("pyiqa", reason="pyiqa is not installed (pip install -e .[test])")
-    from metrics.pyiqa_reference import pyiqa_metrics
+    from tests.metrics.pyiqa_reference import pyiqa_metrics
 
     names, images = calibration_batch
     i04 = names.index("I04.bmp")

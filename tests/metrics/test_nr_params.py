@@ -2,8 +2,13 @@
 import numpy as np
 import pytest
 
-from metrics.nr_params import (ParameterFormatError, brisque_parameters, niqe_parameters, parse_libsvm_model,
-                               parse_range_table)
+from metrics.nr_params import (
+    ParameterFormatError,
+    brisque_parameters,
+    niqe_parameters,
+    parse_libsvm_model,
+    parse_range_table,
+)
 
 TINY_MODEL = """svm_type epsilon_svr
 kernel_type rbf
@@ -67,7 +72,7 @@ def test_real_parameters_are_provisioned_converted_and_cached(live_manager):
 def test_converted_file_with_a_stale_source_hash_is_rebuilt(live_manager, tmp_path):
     import shutil
 
-    from bench.assets import AssetManager
+    from bench.core.assets import AssetManager
     from metrics import nr_params
 
     cache = tmp_path / "cache"

@@ -7,10 +7,10 @@ import torch
 from PIL import Image
 
 from bench.api import run
-from bench.registries import METHODS
-from bench.store import ResultStore
+from bench.core.registry import METHODS
+from bench.harness.store import ResultStore
 
-from .conftest import UTKFACE, persistent_asset_cache
+from tests.metrics.conftest import UTKFACE, persistent_asset_cache
 
 
 class Identity:
@@ -29,12 +29,12 @@ class Identity:
         return {"name": "identity"}
 
 
-def test_niqe_and_brisque_on_a_captured_lq_folder(tmp_path, monkeypatch, live_manager):
+def test_niqe_and_brisque_on_a_captured_lq_folder(tmp_path, monkeypatch, live_manager, registered):
     files = sorted(UTKFACE.glob("*.jpg"))[:3] if UTKFACE.exists() else []
     if len(files) < 3:
         pytest.skip(f"needs 3 UTKFace images in {UTKFACE}")
     monkeypatch.setenv("FRBENCH_CACHE", str(persistent_asset_cache()))  # the provisioned, verified files
-    monkeypatch.setitem(METHODS._entries, "identity", type(METHODS.entry("bicubic"))("identity", Identity, "test"))
+    registered(METHODS, "identity", Identity, "test")
     lq = tmp_path / "set" / "lq"
     lq.mkdir(parents=True)
     for f in files:

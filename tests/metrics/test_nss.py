@@ -5,9 +5,23 @@ import torch
 from scipy.ndimage import correlate
 
 from metrics.matlab_resize import imresize, imresize_dense, resize_matrix_np
-from metrics.nss import (SNAP_THRESHOLD, aggd_fit, aggd_from_stats, filter_same, flat_window_mask, gaussian_window_1d,
-                         ggd_fit, ggd_from_stats, grid_argmin, grid_values, mscn, shifted_products, sign_stats,
-                         to_gray_255, _grid_np)
+from metrics.nss import (
+    SNAP_THRESHOLD,
+    aggd_fit,
+    aggd_from_stats,
+    filter_same,
+    flat_window_mask,
+    gaussian_window_1d,
+    ggd_fit,
+    ggd_from_stats,
+    grid_argmin,
+    grid_values,
+    mscn,
+    shifted_products,
+    sign_stats,
+    to_gray_255,
+    _grid_np,
+)
 from tests.conftest import require_module
 
 

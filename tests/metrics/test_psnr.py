@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from bench.registries import METRICS
+from bench.core.registry import METRICS
 from metrics.color import rgb_to_gray_matlab, rgb_to_y_bt601
 from metrics.psnr import PSNR, psnr, psnr_y
 
 from tests.conftest import require_module
 
-from .conftest import round_sig, to_tensor
+from tests.metrics.conftest import round_sig, to_tensor
 
 skmetrics = require_module("skimage.metrics", reason="scikit-image (test extra) is needed for cross-checks")
 skcolor = require_module("skimage.color")

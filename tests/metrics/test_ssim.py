@@ -15,12 +15,12 @@ import pytest
 import torch
 
 import metrics.ssim as ssim_module
-from bench.registries import METRICS
+from bench.core.registry import METRICS
 from metrics.ssim import SSIM, gaussian_window_1d, ssim, ssim_gray, ssim_y
 
 from tests.conftest import require_module
 
-from .conftest import round_sig, to_tensor
+from tests.metrics.conftest import round_sig, to_tensor
 
 skmetrics = require_module("skimage.metrics", reason="scikit-image (test extra) is needed for cross-checks")
 skcolor = require_module("skimage.color")

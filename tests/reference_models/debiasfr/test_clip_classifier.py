@@ -15,7 +15,7 @@ from reference_models.debiasfr.clip_classifier import (
     load_clip_classifier,
     load_clip_classifier_state_dict,
 )
-from reference_models.state_dict import manifest_mismatches
+from bench.core.checkpoints import manifest_mismatches
 from tests.conftest import shared_path
 from tests.golden_support import hashinit_state_dict, manifest_shapes
 

@@ -47,7 +47,7 @@ def test_quality_never_reaches_100():
 
 
 def test_kernel_matches_evaluation_degradation():
-    from bench.degradation import gaussian_kernel
+    from bench.data.degradation import gaussian_kernel
 
     ours = gaussian_kernel_torch(41, torch.tensor([0.5, 3.0, 9.0]), torch.tensor([4.0, 3.0, 0.2]),
                                  torch.tensor([0.7, 0.0, -2.5]), dtype=torch.float64)

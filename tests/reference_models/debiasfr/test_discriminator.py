@@ -9,7 +9,7 @@ from reference_models.debiasfr.discriminator import (
     StyleGAN2DiscriminatorClean,
     load_dbfr_discriminator_state_dict,
 )
-from reference_models.state_dict import StateDictMismatchError, manifest_mismatches
+from bench.core.checkpoints import StateDictMismatchError, manifest_mismatches
 from tests.conftest import shared_path
 
 

@@ -10,7 +10,7 @@ from reference_models.debiasfr.generator import (
     extract_generator_state,
     load_dbfr_generator_state_dict,
 )
-from reference_models.state_dict import StateDictMismatchError, manifest_mismatches
+from bench.core.checkpoints import StateDictMismatchError, manifest_mismatches
 from tests.conftest import shared_path
 
 TINY = {"out_size": 16, "num_style_feat": 8, "channel_multiplier": 1, "num_mlp": 1, "narrow": 1 / 32,

@@ -5,12 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from bench.types import Attributes
-from reference_models.debiasfr.method import (
-    PRESETS,
-    DebiasFRMethod,
-    parse_attribute_weights,
-)
+from bench.core.types import Attributes
+from reference_models.debiasfr.method import PRESETS, DebiasFRMethod, parse_attribute_weights
 
 SMALL = {"out_size": 32, "num_style_feat": 32, "channel_multiplier": 1, "narrow": 0.0625, "num_mlp": 1}
 
@@ -114,7 +110,7 @@ def test_missing_official_weights_give_a_clear_error(monkeypatch):
 
 def test_official_layout_checkpoint_with_wrong_keys_is_refused(tmp_path):
     from reference_models.debiasfr import DBFR
-    from reference_models.state_dict import StateDictMismatchError
+    from bench.core.checkpoints import StateDictMismatchError
 
     net = DBFR(**{**SMALL, "input_is_latent": True, "different_w": True, "fix_decoder": False})
     state = net.state_dict()

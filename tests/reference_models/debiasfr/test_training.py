@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from bench.datasets.synthetic import SyntheticFaces
+from bench.data.datasets.synthetic import SyntheticFaces
 from reference_models.debiasfr.config import PRESETS, load_config
 from reference_models.debiasfr.training import DebiasFRTrainer, load_training_faces, train_debiasfr
 
@@ -62,7 +62,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(dataset, tmp_path):
 def test_ablation_feeds_zero_attribute_vectors(dataset, tmp_path):
     cfg = _tiny_cfg(attribute_input=False)
     faces = load_training_faces(dataset, 32, log=_quiet)
-    from reference_models.attribute_classifiers.trained import SmallAttributeNet
+    from reference_models.shared.attribute_classifiers.trained import SmallAttributeNet
 
     aux = SmallAttributeNet().eval()
     trainer = DebiasFRTrainer(cfg, faces, tmp_path, aux, aux, {"critic": {}, "lr_predictor": {}}, {}, log=_quiet)
@@ -75,7 +75,7 @@ def test_ablation_feeds_zero_attribute_vectors(dataset, tmp_path):
 
 
 def test_unreadable_and_unlabelled_faces_are_counted_not_fatal(tmp_path):
-    from bench.datasets.folder import FolderDataset
+    from bench.data.datasets.folder import FolderDataset
 
     root = tmp_path / "faces"
     root.mkdir()
@@ -153,7 +153,7 @@ def test_a_training_step_with_the_clip_critic(dataset, tmp_path, monkeypatch):
     cfg = _tiny_cfg(**{"critic.kind": "clip", "losses.pseudo_prob": 1.0, "train.batch_size": 2})
     # through the API: DebiasFRTrainer with a ClipCritic
     faces = load_training_faces(dataset, 32, log=_quiet)
-    from reference_models.attribute_classifiers.trained import SmallAttributeNet
+    from reference_models.shared.attribute_classifiers.trained import SmallAttributeNet
 
     critic = cc.ClipCritic(classifier)
     trainer = DebiasFRTrainer(cfg, faces, tmp_path / "api", critic, SmallAttributeNet().eval(),
@@ -180,7 +180,7 @@ def test_a_training_step_with_the_clip_critic(dataset, tmp_path, monkeypatch):
 
 
 def test_clip_critic_without_weights_fails_clearly(dataset, tmp_path, monkeypatch):
-    from bench.assets import AssetUnavailableError
+    from bench.core.assets import AssetUnavailableError
 
     monkeypatch.setenv("FRBENCH_OFFLINE", "1")
     monkeypatch.setenv("FRBENCH_CACHE", str(tmp_path / "cache"))

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from reference_models.ifqa.discriminator import RELEASED_CONFIG, IFQADiscriminator, load_ifqa_state_dict
-from reference_models.state_dict import StateDictMismatchError, manifest_mismatches
+from bench.core.checkpoints import StateDictMismatchError, manifest_mismatches
 from tests.conftest import shared_path
 from tests.golden_support import hash_uniform, manifest_shapes
 

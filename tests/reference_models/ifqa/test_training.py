@@ -27,7 +27,7 @@ from reference_models.ifqa.training import (
 
 @pytest.fixture(scope="module")
 def utk_dataset():
-    from bench.datasets.utkface import UTKFace
+    from bench.data.datasets.utkface import UTKFace
     from tests.conftest import shared_path
 
     images = shared_path("data", "utkface", "images")
@@ -38,7 +38,7 @@ def utk_dataset():
 
 @pytest.fixture(scope="module")
 def percep():
-    from reference_models.perceptual import PerceptualLoss
+    from reference_models.shared.perceptual import PerceptualLoss
 
     return PerceptualLoss("random-vgg19")
 

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from reference_models.ifqa.vit import RELEASED_CONFIG, IFQAViT, load_ifqa_vit_state_dict, sincos_table
-from reference_models.state_dict import StateDictMismatchError, manifest_mismatches
+from bench.core.checkpoints import StateDictMismatchError, manifest_mismatches
 from tests.conftest import shared_path
 
 

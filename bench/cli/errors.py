@@ -1,0 +1,32 @@
+"""``bench errors``: the per-image errors recorded in the store (read-only)."""
+from __future__ import annotations
+
+import argparse
+
+from bench.core.defaults import DEFAULTS
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("errors", help="per-image errors recorded in the store")
+    p.add_argument("--store", default=DEFAULTS["store"], help="SQLite results store")
+    p.add_argument("--run", default=None, help="run id (default: every run)")
+    p.set_defaults(handler=errors_command)
+
+
+def errors_command(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from bench.harness.store import ResultStore
+
+    if not Path(args.store).exists():
+        raise FileNotFoundError(f"no results store at {args.store}")
+    with ResultStore(args.store, readonly=True) as store:
+        for run in store.runs():
+            if args.run and not run["run_id"].startswith(args.run):
+                continue
+            errors = store.errors(run["run_id"])
+            print(f"run {run['run_id']} ({run['method']} on {run['dataset']}, {run['protocol']}): "
+                  f"{len(errors)} error(s)")
+            for sample_id, stage, cause in errors:
+                print(f"  {sample_id} [{stage}] {cause}")
+    return 0

@@ -1,0 +1,37 @@
+"""``bench leaderboard``: write CSV + Markdown tables from the store (filters, common or own ids) and print them."""
+from __future__ import annotations
+
+import argparse
+
+from bench.core.defaults import DEFAULTS
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("leaderboard", help="write CSV + Markdown leaderboards from the store",
+                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--store", default=DEFAULTS["store"], help="SQLite results store")
+    p.add_argument("--out", default=DEFAULTS["leaderboard_dir"], help="folder for leaderboard.csv and leaderboard.md")
+    p.add_argument("--quiet", action="store_true", help="do not print the Markdown")
+    p.add_argument("--dataset", action="append", default=[], metavar="NAME",
+                   help="only runs on this dataset (repeatable, shell patterns allowed)")
+    p.add_argument("--protocol", action="append", default=[], metavar="NAME",
+                   help="only runs with this protocol, e.g. x8 or captured (repeatable, patterns allowed)")
+    p.add_argument("--method", action="append", default=[], metavar="NAME",
+                   help="only runs of this method (repeatable, patterns allowed)")
+    p.add_argument("--metric", action="append", default=[], metavar="NAME",
+                   help="only this metric's columns, e.g. psnr or 'fid*' (repeatable, patterns allowed)")
+    p.add_argument("--own-ids", action="store_true",
+                   help="show each run on its own images instead of the images every run of a table has "
+                        "(marked as NOT a paired comparison; nothing bold)")
+    p.set_defaults(handler=leaderboard_command)
+
+
+def leaderboard_command(args: argparse.Namespace) -> int:
+    from bench.api import leaderboard
+
+    paths = leaderboard(store=args.store, out=args.out, datasets=args.dataset, protocols=args.protocol,
+                        methods=args.method, metrics=args.metric, common_ids=not args.own_ids)
+    if not args.quiet:
+        print(paths["markdown"].read_text(encoding="utf-8"))
+    print(f"wrote {paths['csv']} and {paths['markdown']}")
+    return 0

@@ -1,0 +1,162 @@
+"""COX Face DB: faces captured by surveillance camcorders (captured LQ) with one HQ still per subject.
+
+Dataset
+    Huang, Shan, Wang, Zhang, Lao, Kuerban, Chen, "A Benchmark and Comparative Study of Video-Based Face
+    Recognition on COX Face Database", IEEE TIP 24(12), 2015. 1,000 subjects, each with a high-quality
+    still and videos from three camcorders simulating video surveillance. Distributed on request by VIPL
+    (ICT, CAS) under a licence agreement; not redistributable: the suite ships no COX file.
+
+Layout expected under ``root``
+    * ``still/<subject_id>.jpg``: one HQ still per subject (any image extension);
+    * ``video/cam1|cam2|cam3/<subject_id>/<frame>.jpg``: the frames of each camera (any ``cam<k>``
+      folder is accepted);
+    * optional ``metadata.csv`` with columns ``subject_id, age, gender`` (age in years; gender 0/1,
+      female/male or F/M, suite convention 0 = female, 1 = male). Whether the licence package ships
+      demographics is not known (spec §1.4); without it samples carry no attributes and the reference
+      protocol (a classifier on the still) applies.
+
+Samples ([SUITE] ``cox-lq``, ``../shared/spec/evaluation.md`` §1.4)
+    One sample per subject per camera, id ``<subject>_cam<k>``: ``lq`` = the sharpest frame, by the
+    variance of the Laplacian (3x3 kernel ``[[0,1,0],[1,-4,1],[0,1,0]]``, valid region) of the BT.601
+    luma; ties go to the first frame by name. ``hq`` is ``None``: the still is an *identity-level*
+    reference, not pixel-aligned, and is given as the path string ``meta["still"]`` (``None`` when
+    missing: an issue).
+    ``meta`` also records the camera, the sharpness and the number of frames considered.
+
+    Not yet applied: the spec restricts the choice to frames with a detectable face and aligns the chosen
+    frame to the FFHQ template; both need a face detector added by a later issue. Frames are decoded at
+    index time (this is what choosing the sharpest one costs); a frame that cannot be decoded is an issue
+    and is skipped.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+from bench.core.imageio import ImageReadError, list_images, read_image
+from bench.core.types import Attributes, Dataset, DatasetIssue, Sample
+from bench.data.datasets._common import optional_str, parse_age, parse_gender, read_csv_dicts
+
+_CAMERA = re.compile(r"^cam(\d+)$", re.IGNORECASE)
+
+
+def laplacian_variance(image: np.ndarray) -> float:
+    """Variance of the 4-neighbour Laplacian of the BT.601 luma of a ``uint8 [H, W, 3]`` image.
+
+    The usual focus measure (Pech-Pacheco et al., ICPR 2000; OpenCV ``Laplacian`` with ``ksize=1``);
+    computed on the valid region only, so borders do not count.
+    """
+    luma = image[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    if luma.shape[0] < 3 or luma.shape[1] < 3:
+        return 0.0
+    lap = (luma[:-2, 1:-1] + luma[2:, 1:-1] + luma[1:-1, :-2] + luma[1:-1, 2:] - 4.0 * luma[1:-1, 1:-1])
+    return float(lap.var())
+
+
+class COX(Dataset):
+    """COX Face DB surveillance frames (captured LQ), sharpest frame per subject and camera."""
+
+    name = "cox"
+    description = "COX Face DB surveillance frames (captured LQ), sharpest frame per subject and camera."
+    has_hq = False
+    synthetic = False
+
+    def __init__(self, root=None, *, metadata: str | None = None, cameras: tuple[int, ...] | None = None) -> None:
+        metadata = optional_str(metadata)
+        if isinstance(cameras, int):
+            cameras = (cameras,)
+        cameras = tuple(int(c) for c in cameras) if cameras is not None else None
+        super().__init__(root, metadata=metadata, cameras=cameras)
+        self.metadata = metadata
+        self.cameras = cameras
+
+    def _camera_folders(self, root: Path) -> dict[int, Path]:
+        video = root / "video"
+        if not video.is_dir():
+            raise FileNotFoundError(f"dataset 'cox': no video/ folder in {root} "
+                                    "(expected video/cam1|cam2|cam3/<subject_id>/<frame>.jpg)")
+        folders = {}
+        for folder in sorted(video.iterdir()):
+            match = _CAMERA.match(folder.name)
+            if folder.is_dir() and match and (self.cameras is None or int(match[1]) in self.cameras):
+                folders[int(match[1])] = folder
+        if not folders:
+            raise FileNotFoundError(f"dataset 'cox': no camera folders cam<k> in {video}")
+        return folders
+
+    def _stills(self, root: Path) -> dict[str, Path]:
+        folder = root / "still"
+        stills: dict[str, Path] = {}
+        if not folder.is_dir():
+            self.issues.append(DatasetIssue(str(folder), "no still/ folder: samples have no HQ still reference"))
+            return stills
+        for path in list_images(folder):
+            if path.stem in stills:
+                self.issues.append(DatasetIssue(str(path), f"second still for subject {path.stem}; ignored"))
+            else:
+                stills[path.stem] = path
+        return stills
+
+    def _attributes(self, root: Path) -> dict[str, Attributes]:
+        path = Path(self.metadata) if self.metadata is not None else root / "metadata.csv"
+        if self.metadata is not None and not path.is_absolute() and not path.exists():
+            path = root / path
+        if not path.is_file():
+            if self.metadata is not None:
+                raise FileNotFoundError(f"dataset 'cox': metadata file {path} does not exist")
+            return {}
+        _, rows = read_csv_dicts(path, required_any=("subject_id",))
+        table: dict[str, Attributes] = {}
+        for line, row in rows:
+            subject = (row.get("subject_id") or "").strip()
+            try:
+                if not subject:
+                    raise ValueError("empty subject_id")
+                table[subject] = Attributes(age=parse_age(row.get("age")), gender=parse_gender(row.get("gender")))
+            except ValueError as exc:
+                self.issues.append(DatasetIssue(f"{path} line {line}", str(exc)))
+        return table
+
+    def _sharpest(self, frames: list[Path]) -> tuple[Path | None, float]:
+        best, best_score = None, -1.0
+        for frame in frames:
+            try:
+                score = laplacian_variance(read_image(frame))
+            except ImageReadError as exc:
+                self.issues.append(DatasetIssue(exc.path, f"frame skipped: {exc.cause}"))
+                continue
+            if score > best_score:
+                best, best_score = frame, score
+        return best, best_score
+
+    def index(self) -> list[Sample]:
+        self.issues = []
+        root = self.require_root()
+        cameras = self._camera_folders(root)
+        stills = self._stills(root)
+        attributes = self._attributes(root)
+        samples = []
+        seen_subjects: set[str] = set()
+        for cam, cam_folder in cameras.items():
+            for subject_folder in sorted(p for p in cam_folder.iterdir() if p.is_dir()):
+                subject = subject_folder.name
+                seen_subjects.add(subject)
+                frames = list_images(subject_folder)
+                best, sharpness = self._sharpest(frames)
+                if best is None:
+                    self.issues.append(DatasetIssue(str(subject_folder), "no decodable frame; no sample"))
+                    continue
+                still = stills.get(subject)
+                if still is None:
+                    self.issues.append(DatasetIssue(str(subject_folder), f"no still for subject {subject}"))
+                samples.append(Sample(
+                    id=f"{subject}_cam{cam}", hq=None, lq=best,
+                    attributes=attributes.get(subject, Attributes()),
+                    meta={"subject": subject, "camera": cam, "still": str(still) if still else None,
+                          "sharpness": sharpness, "frame": best.name, "n_frames": len(frames)}))
+        for subject in sorted(set(stills) - seen_subjects):
+            self.issues.append(DatasetIssue(str(stills[subject]), "still without video frames; no sample"))
+        samples.sort(key=lambda s: s.id)
+        return samples
