@@ -1,6 +1,6 @@
 """Interpolation baselines: upsample the LQ face to the HQ size.
 
-These are the "Bilinear" row of the DebiasFR tables (``../shared/spec/evaluation.md`` §4) and the
+These are the "Bilinear" row of the DebiasFR tables (``docs/protocols/evaluation.md`` §4) and the
 classic bicubic reference of super-resolution papers.  Both use ``torch.nn.functional.interpolate``
 with ``align_corners=False`` (pixel centres aligned, the convention of PIL, OpenCV and MATLAB);
 bicubic uses torch's cubic convolution with a = -0.75 and is clamped to ``[0, 1]`` because cubic
@@ -19,13 +19,15 @@ from bench.core.types import Attributes
 
 
 class _Interpolation:
+    citation = "torch.nn.functional.interpolate (align_corners=False; bicubic: Keys cubic convolution a=-0.75)"
+    licence = "MIT (frbench; torch BSD-3-Clause)"
     mode: str = "bilinear"
     uses_attributes = False
 
     def __init__(self, device: str = "cpu", size: int = 512) -> None:
         self.device = torch.device(device)
         #: output side length used when no HQ size is given (captured-LQ datasets): the 512x512 of
-        #: the face-restoration protocols (../shared/spec/evaluation.md §5)
+        #: the face-restoration protocols (docs/protocols/evaluation.md §5)
         self.size = int(size)
 
     @property

@@ -114,14 +114,16 @@ def correlate(judgements: str | Path, *, scores: str | Path | None = None, store
     (``None``: nothing written) and returns a :class:`leaderboards.correlation.CorrelationReport`.
     """
     from leaderboards import correlation as study
+    from leaderboards.judgements import read_judgements
+    from leaderboards.scores import parse_directions, read_scores_csv, store_scores
 
-    human = study.read_judgements(judgements, judgement_format, mos_higher_is_better=mos_higher_is_better)
+    human = read_judgements(judgements, judgement_format, mos_higher_is_better=mos_higher_is_better)
     if scores is not None:
-        table = study.read_scores_csv(scores, metrics)
+        table = read_scores_csv(scores, metrics)
     else:
-        table = study.store_scores(store, metrics=metrics, methods=methods, dataset=dataset, protocol=protocol,
-                                   seed=seed, runs=runs)
+        table = store_scores(store, metrics=metrics, methods=methods, dataset=dataset, protocol=protocol,
+                             seed=seed, runs=runs)
     return study.run_study(human, table, metrics=metrics,
-                           directions=study.parse_directions(higher_is_better, lower_is_better),
+                           directions=parse_directions(higher_is_better, lower_is_better),
                            replicates=replicates, seed=bootstrap_seed, level=level, allow_missing=allow_missing,
                            out=out, figure=figure)

@@ -4,7 +4,7 @@
 
 For each fixed-scale degradation (bicubic x4, x8, x16, x32 down, PIL antialiased) the bicubic baseline
 upsamples back to 200x200 and the ``attr`` metric (dlib-models ONNX age/gender networks, known UTKFace
-alignment, see ``reference_models/face_alignment.py``) classifies restored and HQ images.  HQ predictions
+alignment, see ``reference_models/shared/face_alignment.py``) classifies restored and HQ images.  HQ predictions
 are cached per image, so the HQ set is classified once for all four runs.  Writes a Markdown report (the
 table quoted in docs and in the issue), the per-group table at every scale, and the leaderboard of the
 store (``leaderboard.md``/``.csv`` beside the report).

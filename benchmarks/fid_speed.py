@@ -56,7 +56,7 @@ def main() -> None:
 
     from bench.core.checkpoints import load_state_dict
     from metrics.fid import frechet_distance
-    from reference_models.shared.fid_inception import converted_torchscript_weights, load_fid_inception
+    from reference_models.shared.fid_inception_weights import converted_torchscript_weights, load_fid_inception
 
     # -- 1. feature extraction ----------------------------------------------------------------
     files = sorted(Path(args.root).glob("*.jpg"))[: args.n_images]

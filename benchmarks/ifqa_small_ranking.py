@@ -13,14 +13,9 @@ import argparse
 import json
 from dataclasses import replace
 
-from reference_models.ifqa.training import (
-    CONFIGS,
-    IFQATrainConfig,
-    build_models,
-    heldout_faces,
-    load_trained_discriminator,
-    ranking_check,
-)
+from reference_models.ifqa.heldout import heldout_faces, ranking_check
+from reference_models.ifqa.training_config import CONFIGS, IFQATrainConfig
+from reference_models.ifqa.training_state import build_models, load_trained_discriminator
 
 
 def main() -> None:

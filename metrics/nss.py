@@ -3,7 +3,7 @@
 Everything follows the LIVE MATLAB releases (``niqe_release``: ``computequality.m``,
 ``computefeature.m``, ``estimateaggdparam.m``; ``BRISQUE_release``: ``brisque_feature.m``,
 ``estimateggdparam.m``, ``estimateaggdparam.m``), re-implemented from their published description;
-``../shared/spec/nr-iqa-calibration.md`` lists which details decide the last percent.
+``docs/protocols/nr-iqa-calibration.md`` lists which details decide the last percent.
 
 MSCN coefficients (mean-subtracted, contrast-normalised)
 --------------------------------------------------------

@@ -19,7 +19,7 @@ Units and range: decibels, higher is better.  For 8-bit images the MSE is either
 face restoration values are 18–35 dB.  **Identical images give ``+inf``** (MSE = 0): it is returned as
 ``float('inf')`` and the runner stores it as such; averaging code must treat it explicitly.
 
-Calibration: on the five TID2013 pairs of ``../shared/data/iqa-calibration`` the RGB PSNR equals the
+Calibration: on the five TID2013 pairs of the TID2013 calibration pairs of IQA-PyTorch (``chaofengc/IQA-PyTorch`` ``ResultsCalibra``) the RGB PSNR equals the
 official values (scikit-image on 3-channel ``uint8``), see ``tests/metrics/test_psnr.py``.
 """
 from __future__ import annotations
@@ -68,6 +68,12 @@ class PSNR(PerImageMetric):
     ``psnr_y``, ``psnr_gray``).  Identical images give ``+inf``.  See :mod:`metrics.psnr`.
     """
     description = "PSNR in dB on RGB, 8-bit range, float64 (skimage / BasicSR convention). Higher is better."
+    citation = (
+        "PSNR = 10 log10(255^2 / MSE) on 8-bit values; conventions of scikit-image "
+        "peak_signal_noise_ratio and BasicSR calculate_psnr"
+    )
+    licence = "MIT (frbench implementation)"
+    value_range = (0.0, float("inf"))
 
     name: ClassVar[str] = "psnr"
     higher_is_better: ClassVar[bool] = True

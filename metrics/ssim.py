@@ -159,6 +159,12 @@ class SSIM(PerImageMetric):
         "SSIM (Wang et al. 2004; 11x11 Gaussian sigma 1.5, valid), mean over RGB channels. Higher is "
         "better."
     )
+    citation = (
+        "Wang, Bovik, Sheikh, Simoncelli, Image Quality Assessment: From Error Visibility to Structural "
+        "Similarity, IEEE TIP 2004; scikit-image / MATLAB ssim.m conventions"
+    )
+    licence = "MIT (frbench implementation)"
+    value_range = (-1.0, 1.0)
 
     name: ClassVar[str] = "ssim"
     higher_is_better: ClassVar[bool] = True

@@ -34,7 +34,7 @@ def aag_models() -> dict[str, Path]:
 @pytest.fixture
 def aag_env(aag_models, monkeypatch) -> dict[str, Path]:
     """Point the asset manager's per-asset overrides at the session's verified files."""
-    from bench.core.assets.manager import override_env_var
+    from bench.core.assets.manifest import override_env_var
 
     for name, path in aag_models.items():
         monkeypatch.setenv(override_env_var(name), str(path))

@@ -6,7 +6,7 @@ Shangchen Zhou, Kelvin C.K. Chan, Chongyi Li, Chen Change Loy, *Towards Robust B
 with Codebook Lookup Transformer*, NeurIPS 2022.  Official code: ``github.com/sczhou/CodeFormer``, read
 at commit ``b33cc7d639d6545bfcccc7e0bc6ae51f24e79c2b`` (``basicsr/archs/codeformer_arch.py`` on top of
 ``basicsr/archs/vqgan_arch.py``).  This module is an independent re-implementation from the description
-in ``../shared/golden/codeformer/README.md``; no code was copied.  Released weights (``codeformer.pth``,
+in the official repository; no code was copied.  Released weights (``codeformer.pth``,
 release v0.1.0) and the official code are under the **NTU S-Lab License 1.0: non-commercial use only**;
 redistribution must keep the licence.  Using the weights through this module is bound by that licence.
 

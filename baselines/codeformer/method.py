@@ -73,6 +73,10 @@ class CodeFormerMethod:
         "CodeFormer (NeurIPS'22; aligned 512, fidelity -M w=0.5; weights -M weights=PATH; NTU S-Lab 1.0 "
         "NC)."
     )
+    citation = ("Zhou, Chan, Li, Loy, Towards Robust Blind Face Restoration with Codebook Lookup Transformer, "
+                "NeurIPS 2022; "
+                f"{REFERENCE_REPO}@{REFERENCE_COMMIT}")
+    licence = LICENCE
 
     uses_attributes = False
 

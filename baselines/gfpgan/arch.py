@@ -1,6 +1,6 @@
 """GFPGANv1Clean (GFPGAN v1.3 / v1.4 generator) in plain PyTorch.
 
-Written from the description in ``../shared/golden/gfpganv1_clean/README.md`` (reference
+Written from the official architecture (reference
 ``TencentARC/GFPGAN@7552a77``, ``gfpgan/archs/gfpganv1_clean_arch.py`` + ``stylegan2_clean_arch.py``).
 Module names follow the official state dict so ``params_ema`` of ``GFPGANv1.3.pth`` / ``GFPGANv1.4.pth``
 loads strictly (:func:`load_gfpgan_weights`; 285 keys at the released configuration).
@@ -9,8 +9,9 @@ The "clean" family differs from the equalised-LR blocks in :mod:`reference_model
 DebiasFR): every layer is a plain ``nn.Conv2d`` / ``nn.Linear`` with no run-time weight scaling, the
 modulated-conv weight is stored already divided by ``sqrt(Cin*k*k)``, StyleConv applies ``sqrt(2)``
 *before* the noise/bias and a plain LeakyReLU(0.2) after, and the U-Net ResBlocks add the skip without
-``/sqrt(2)``.  So only the scale-free pieces (channel table, noise buffers, pixel norm, bilinear resize)
-are shared with :mod:`reference_models.shared.stylegan2`; the layers are defined here.
+``/sqrt(2)``.  The modulated conv, ToRGB and constant input are the shared blocks with ``equal_lr=False``
+(same keys, same maths); the channel table, noise buffers, pixel norm and bilinear resize are shared as
+they are; the clean StyleConv, the ResBlock and the mapping MLP of plain layers are defined here.
 
 Tensors: ``x (B, 3, out, out)`` RGB in [-1, 1]; ``image`` same convention, not clamped.
 """
@@ -24,7 +25,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.core.checkpoints import StateDictMismatchError, load_strict
-from reference_models.shared.stylegan2 import NoiseBuffers, NormStyleCode, channel_table, resize_bilinear
+from reference_models.shared.stylegan2 import (
+    ConstantInput,
+    ModulatedConv2d,
+    NoiseBuffers,
+    NormStyleCode,
+    ToRGB,
+    channel_table,
+    resize_bilinear,
+)
 
 REFERENCE_REPO = "TencentARC/GFPGAN"
 REFERENCE_COMMIT = "7552a7791caad982045a7bbe5634bbf1cd5c8679"
@@ -50,38 +59,6 @@ def _lrelu(x: torch.Tensor) -> torch.Tensor:
     return F.leaky_relu(x, 0.2)
 
 
-class CleanModulatedConv2d(nn.Module):
-    """Modulated conv: ``s = modulation(w)`` (nn.Linear, bias init 1), ``W' = W * s`` (``W`` pre-scaled),
-    optional demodulation ``rsqrt(ΣW'^2 + eps)``, optional bilinear ×2 of the input, grouped conv."""
-
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, num_style_feat: int,
-                 demodulate: bool = True, upsample: bool = False, eps: float = 1e-8) -> None:
-        super().__init__()
-        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
-        self.demodulate, self.upsample, self.eps = demodulate, upsample, eps
-        self.modulation = nn.Linear(num_style_feat, in_channels, bias=True)
-        self.weight = nn.Parameter(torch.randn(1, out_channels, in_channels, kernel_size, kernel_size)
-                                   / math.sqrt(in_channels * kernel_size ** 2))
-        self.padding = kernel_size // 2
-        if self.modulation.weight.device.type != "meta":
-            nn.init.kaiming_normal_(self.modulation.weight, a=0, mode="fan_in", nonlinearity="linear")
-            nn.init.constant_(self.modulation.bias, 1.0)
-
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        b, c = x.shape[:2]
-        s = self.modulation(style).view(b, 1, c, 1, 1)
-        weight = self.weight * s
-        if self.demodulate:
-            demod = torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + self.eps)
-            weight = weight * demod.view(b, self.out_channels, 1, 1, 1)
-        weight = weight.view(b * self.out_channels, c, self.kernel_size, self.kernel_size)
-        if self.upsample:
-            x = resize_bilinear(x, 2.0)
-        h, w = x.shape[-2:]
-        out = F.conv2d(x.reshape(1, b * c, h, w), weight, padding=self.padding, groups=b)
-        return out.view(b, self.out_channels, out.shape[-2], out.shape[-1])
-
-
 class CleanStyleConv(nn.Module):
     """``lrelu(sqrt(2) * modconv(x, w) + weight * noise + bias)``; keys ``weight (1,)``, ``bias (1,C,1,1)``,
     ``modulated_conv.*``.  ``noise=None`` draws fresh ``N(0,1)`` noise ``(B,1,H,W)``."""
@@ -89,8 +66,8 @@ class CleanStyleConv(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, num_style_feat: int,
                  upsample: bool = False) -> None:
         super().__init__()
-        self.modulated_conv = CleanModulatedConv2d(in_channels, out_channels, kernel_size, num_style_feat,
-                                                   demodulate=True, upsample=upsample)
+        self.modulated_conv = ModulatedConv2d(in_channels, out_channels, kernel_size, num_style_feat, demodulate=True,
+                                              sample_mode="upsample" if upsample else None, equal_lr=False)
         self.weight = nn.Parameter(torch.zeros(1))
         self.bias = nn.Parameter(torch.zeros(1, out_channels, 1, 1))
 
@@ -102,33 +79,6 @@ class CleanStyleConv(nn.Module):
         out = out + self.weight * noise
         out = out + self.bias
         return _lrelu(out)
-
-
-class CleanToRGB(nn.Module):
-    """1×1 modulated conv (no demodulation) ``+ bias (1,3,1,1)`` ``+ bilinear×2(previous rgb)``."""
-
-    def __init__(self, in_channels: int, num_style_feat: int, upsample: bool = True) -> None:
-        super().__init__()
-        self.upsample = upsample
-        self.modulated_conv = CleanModulatedConv2d(in_channels, 3, 1, num_style_feat, demodulate=False)
-        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
-
-    def forward(self, x: torch.Tensor, style: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
-        out = self.modulated_conv(x, style) + self.bias
-        if skip is not None:
-            if self.upsample:
-                skip = resize_bilinear(skip, 2.0)
-            out = out + skip
-        return out
-
-
-class CleanConstantInput(nn.Module):
-    def __init__(self, channels: int, size: int = 4) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(1, channels, size, size))
-
-    def forward(self, batch: int) -> torch.Tensor:
-        return self.weight.repeat(batch, 1, 1, 1)
 
 
 class StyleGAN2GeneratorCSFT(nn.Module):
@@ -153,9 +103,9 @@ class StyleGAN2GeneratorCSFT(nn.Module):
         for _ in range(num_mlp):
             mlp += [nn.Linear(num_style_feat, num_style_feat, bias=True), nn.LeakyReLU(0.2, inplace=True)]
         self.style_mlp = nn.Sequential(*mlp)
-        self.constant_input = CleanConstantInput(ch[4], size=4)
+        self.constant_input = ConstantInput(ch[4], size=4)
         self.style_conv1 = CleanStyleConv(ch[4], ch[4], 3, num_style_feat)
-        self.to_rgb1 = CleanToRGB(ch[4], num_style_feat, upsample=False)
+        self.to_rgb1 = ToRGB(ch[4], num_style_feat, upsample=False, equal_lr=False)
         self.style_convs = nn.ModuleList()
         self.to_rgbs = nn.ModuleList()
         cin = ch[4]
@@ -163,7 +113,7 @@ class StyleGAN2GeneratorCSFT(nn.Module):
             cout = ch[2 ** i]
             self.style_convs.append(CleanStyleConv(cin, cout, 3, num_style_feat, upsample=True))
             self.style_convs.append(CleanStyleConv(cout, cout, 3, num_style_feat))
-            self.to_rgbs.append(CleanToRGB(cout, num_style_feat, upsample=True))
+            self.to_rgbs.append(ToRGB(cout, num_style_feat, upsample=True, equal_lr=False))
             cin = cout
         self.noises = NoiseBuffers(self.num_layers)
 

@@ -72,6 +72,10 @@ class GFPGANMethod:
         "GFPGAN v1.3 (CVPR'21, clean arch; aligned 512; -M version=1.4; weights -M weights=PATH; "
         "Apache-2.0)."
     )
+    citation = ("Wang, Li, Zhang, Shan, Towards Real-World Blind Face Restoration with Generative Facial Prior, "
+                "CVPR 2021; "
+                f"{REFERENCE_REPO}@{REFERENCE_COMMIT}")
+    licence = LICENCE
 
     uses_attributes = False
 

@@ -1,8 +1,10 @@
 """GPEN-BFR generator (``FullGenerator`` of yangxy/GPEN) in plain PyTorch (CPU-capable).
 
-Written from the description in ``../shared/golden/gpen/README.md`` (reference ``yangxy/GPEN@2c73670``,
+Written from the official architecture (reference ``yangxy/GPEN@2c73670``,
 ``face_model/gpen_model.py``).  The official model uses JIT-compiled CUDA ops (``FusedLeakyReLU``,
 ``upfirdn2d``); here they are the plain-torch versions of :mod:`reference_models.shared.stylegan2` (same maths).
+``ToRGB`` and ``ConstantInput`` are the shared blocks in their GPEN layout (modulated conv named ``conv``,
+FIR-upsampled skip ``upsample.kernel``; constant ``input``).
 Module and parameter names follow the official state dict (163 entries for GPEN-BFR-512, incl. the 21
 blur-kernel buffers, in the same order), so ``GPEN-BFR-512.pth`` (a bare state dict) loads strictly
 through :func:`load_gpen_weights`.
@@ -24,7 +26,15 @@ import torch.nn.functional as F
 from torch import nn
 
 from bench.core.checkpoints import StateDictMismatchError, load_strict
-from reference_models.shared.stylegan2 import Blur, EqualConv2d, EqualLinear, FusedLeakyReLU, channel_table, upfirdn2d
+from reference_models.shared.stylegan2 import (
+    Blur,
+    ConstantInput,
+    EqualConv2d,
+    EqualLinear,
+    FusedLeakyReLU,
+    ToRGB,
+    channel_table,
+)
 
 REFERENCE_REPO = "yangxy/GPEN"
 REFERENCE_COMMIT = "2c736702983368847fb544d234a22ac7cff25802"
@@ -58,6 +68,8 @@ class GPENModulatedConv2d(nn.Module):
     """StyleGAN2 modulated conv (rosinality layout): ``weight (1,out,in,k,k)``, optional ``blur``, ``modulation``.
 
     The upsampling variant is a stride-2 transposed conv followed by a 4×4 FIR blur (kernel ×4, pad (1,1)).
+    Not the shared ``ModulatedConv2d`` (which the ToRGB layers use): that one upsamples bilinearly, and the
+    official key order here is ``weight, blur.kernel, modulation.*`` (the manifest test checks the order).
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, style_dim: int,
@@ -122,49 +134,6 @@ class StyledConv(nn.Module):
         return self.activate(self.noise(self.conv(x, style), noise))
 
 
-class Upsample(nn.Module):
-    """FIR ×2 upsampling of the RGB skip: ``upfirdn2d(up=2, pad=(2,1))`` with kernel ×4 (buffer ``kernel``)."""
-
-    def __init__(self, kernel: Sequence[float], factor: int = 2) -> None:
-        super().__init__()
-        k = torch.as_tensor(kernel, dtype=torch.float32)
-        k = k[None, :] * k[:, None]
-        self.register_buffer("kernel", k / k.sum() * factor ** 2)
-        self.factor = factor
-        p = len(kernel) - factor
-        self.pad = ((p + 1) // 2 + factor - 1, p // 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return upfirdn2d(x, self.kernel, up=self.factor, pad=self.pad)
-
-
-class GPENToRGB(nn.Module):
-    """1×1 modulated conv to RGB (no demodulation) + ``bias (1,3,1,1)`` + FIR-upsampled previous skip."""
-
-    def __init__(self, in_channels: int, style_dim: int, upsample: bool = True,
-                 blur_kernel: Sequence[float] = (1, 3, 3, 1)) -> None:
-        super().__init__()
-        if upsample:
-            self.upsample = Upsample(blur_kernel)
-        self.conv = GPENModulatedConv2d(in_channels, 3, 1, style_dim, demodulate=False)
-        self.bias = nn.Parameter(torch.zeros(1, 3, 1, 1))
-
-    def forward(self, x: torch.Tensor, style: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
-        out = self.conv(x, style) + self.bias
-        if skip is not None:
-            out = out + self.upsample(skip)
-        return out
-
-
-class ConstantInput(nn.Module):
-    def __init__(self, channels: int, size: int = 4) -> None:
-        super().__init__()
-        self.input = nn.Parameter(torch.randn(1, channels, size, size))
-
-    def forward(self, batch: int) -> torch.Tensor:
-        return self.input.repeat(batch, 1, 1, 1)
-
-
 class GPENGenerator(nn.Module):
     """StyleGAN2 synthesis network of GPEN (``generator.*`` keys) with encoder features as "noise"."""
 
@@ -177,9 +146,9 @@ class GPENGenerator(nn.Module):
             EqualLinear(style_dim, style_dim, lr_mul=lr_mlp, activation="fused_lrelu") for _ in range(n_mlp)])
         self.channels = ch = channel_table(channel_multiplier, narrow, max_size=size)
         mul = 2 if isconcat else 1
-        self.input = ConstantInput(ch[4])
+        self.input = ConstantInput(ch[4], param_name="input")
         self.conv1 = StyledConv(ch[4], ch[4], 3, style_dim, blur_kernel=blur_kernel, isconcat=isconcat)
-        self.to_rgb1 = GPENToRGB(ch[4] * mul, style_dim, upsample=False)
+        self.to_rgb1 = ToRGB(ch[4] * mul, style_dim, upsample=False, conv_name="conv")
         self.log_size = int(math.log2(size))
         self.convs = nn.ModuleList()
         self.to_rgbs = nn.ModuleList()
@@ -190,7 +159,7 @@ class GPENGenerator(nn.Module):
                                          blur_kernel=blur_kernel, isconcat=isconcat))
             self.convs.append(StyledConv(out_ch * mul, out_ch, 3, style_dim, blur_kernel=blur_kernel,
                                          isconcat=isconcat))
-            self.to_rgbs.append(GPENToRGB(out_ch * mul, style_dim, blur_kernel=blur_kernel))
+            self.to_rgbs.append(ToRGB(out_ch * mul, style_dim, fir_kernel=blur_kernel, conv_name="conv"))
             in_ch = out_ch
         self.n_latent = self.log_size * 2 - 2
 

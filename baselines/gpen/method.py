@@ -70,6 +70,10 @@ class GPENMethod:
         "GPEN-BFR-512 (CVPR'21; aligned 512; -M model=256; weights -M weights=PATH; no licence, research "
         "only)."
     )
+    citation = ("Yang, Ren, Xie, Zhang, GAN Prior Embedded Network for Blind Face Restoration in the Wild, CVPR "
+                "2021; "
+                f"{REFERENCE_REPO}@{REFERENCE_COMMIT}")
+    licence = LICENCE
 
     uses_attributes = False
 

@@ -1,6 +1,6 @@
 """PSFR-GAN generator (``PSFRGenerator`` of chaofengc/PSFRGAN, "netG") in plain PyTorch.
 
-Written for frbench from the description in ``../shared/golden/psfrgan/README.md`` and the paper (reference
+Written for frbench from the official architecture and the paper (reference
 ``chaofengc/PSFRGAN@ab853cd``, ``models/psfrnet.py``; no code copied).  Module and tensor names follow the
 released ``psfrgan_epoch15_net_G.pth`` (a bare state dict of 221 entries, spectral-norm layout), so it
 loads strictly through :func:`load_psfrgan_weights` — the official code uses ``strict=False``, which would

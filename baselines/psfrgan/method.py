@@ -119,6 +119,10 @@ class PSFRGANMethod:
         "PSFR-GAN (CVPR'21; aligned 512, parsing map predicted by its ParseNet; -M weights=PATH -M "
         "parse_weights=PATH; CC BY-NC-SA 4.0)."
     )
+    citation = ("Chen, Tai, Liu, Wong, Progressive Semantic-Aware Style Transformation for Blind Face "
+                "Restoration, CVPR 2021; "
+                f"{REFERENCE_REPO}@{REFERENCE_COMMIT}")
+    licence = LICENCE
 
     name = "psfrgan"
     uses_attributes = False

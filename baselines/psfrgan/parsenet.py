@@ -3,7 +3,7 @@
 PSFR-GAN conditions its generator on a 19-class CelebAMask-HQ parsing map that it predicts **from the LQ
 face itself** with this network (``test_enhance_dir_align.py``: ``parse_logits, _ = netP(x)``, then the
 one-hot of the per-pixel maximum).  Written for frbench from the description in
-``../shared/golden/psfrgan/README.md`` (reference ``chaofengc/PSFRGAN@ab853cd``, ``models/networks.py``
+the official code (reference ``chaofengc/PSFRGAN@ab853cd``, ``models/networks.py``
 ``ParseNet``/``define_P`` and ``models/blocks.py``; no code copied).  Names follow the released
 ``parse_multi_iter_90000.pth`` (bare state dict, 238 entries incl. BatchNorm statistics), loaded strictly by
 :func:`load_parsenet_weights` (the official code loads it strictly too).

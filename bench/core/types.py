@@ -5,7 +5,7 @@ Conventions used everywhere in frbench
 * Images handed between the harness and plug-ins are ``torch.Tensor`` batches ``[B, 3, H, W]``,
   ``float32``, RGB, values in ``[0, 1]``.  Decoded files are ``numpy.uint8`` arrays ``[H, W, 3]``.
 * Gender is coded ``0 = female, 1 = male`` (the FFHQ-Aging / DebiasFR label convention,
-  ``../shared/spec/evaluation.md`` §1.1).  Datasets with another convention (UTKFace: 0 = male)
+  ``docs/protocols/evaluation.md`` §1.1).  Datasets with another convention (UTKFace: 0 = male)
   convert when they parse.
 * Age bins are the ten FFHQ-Aging groups used by DebiasFR, in this index order:
   ``0-2, 3-6, 7-9, 10-14, 15-19, 20-29, 30-39, 40-49, 50-69, 70-120``
@@ -134,6 +134,9 @@ class Dataset:
 
     name: ClassVar[str] = "dataset"
     description: ClassVar[str] = ""
+    #: where the data comes from (paper: ``citation``) and its terms of use, declared on each dataset class
+    citation: ClassVar[str] = ""
+    licence: ClassVar[str] = ""
     #: True when samples carry an HQ image (full-reference metrics possible).
     has_hq: ClassVar[bool] = True
     #: True when the images are not real photographs (shown in every table).
@@ -195,6 +198,10 @@ class Method(Protocol):
 
     name: str
     uses_attributes: bool
+    #: one line for ``bench list``, the paper / official repository followed, the licence of code and weights
+    description: str
+    citation: str
+    licence: str
 
     def restore(self, lq, attributes: Sequence[Attributes] | None = None, out_size: tuple[int, int] | None = None): ...
 
@@ -237,7 +244,7 @@ class ComponentInfo:
     """What every registered component declares about itself, in one place (class attributes).
 
     ``description``: one line for ``bench list`` (the registry reads it; nothing repeats it elsewhere);
-    ``reference``: the paper and/or official implementation it follows; ``licence``: of the code and of
+    ``citation``: the paper and/or official implementation it follows; ``licence``: of the code and of
     any parameters it loads (the asset manifest has the details of each file).  Metrics add their
     direction (``higher_is_better`` and ``outputs``), ``unit`` and ``value_range``; methods
     ``uses_attributes``; datasets ``has_hq``.  ``tests/test_component_contract.py`` walks every
@@ -245,7 +252,7 @@ class ComponentInfo:
     """
 
     description: ClassVar[str] = ""
-    reference: ClassVar[str] = ""
+    citation: ClassVar[str] = ""
     licence: ClassVar[str] = ""
 
 

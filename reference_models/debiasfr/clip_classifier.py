@@ -1,7 +1,7 @@
 """DebiasFR's high-resolution attribute classifier (``Clip_classifier.pth``), ported to plain PyTorch.
 
 Provenance: ``Seeyn/DebiasFR@70162552`` ``dbfr/models/classifier_arch.py`` class ``AttributeClassifier``
-(spec ``../shared/spec/debiasfr.md`` §3.2, interface ``../shared/golden/dbfr_clip_classifier/README.md``).
+(spec ``docs/protocols/debiasfr.md`` §3.2, interface of the official code).
 It is a frozen OpenAI CLIP ViT-B/32 (Radford et al., 2021, ``openai/CLIP`` ``clip/model.py``) followed by two
 MLP heads; DebiasFR uses it only as the frozen training-time critic (attribute cross-entropy).  This file is
 written from those descriptions; key names follow the official checkpoint exactly (334 keys).

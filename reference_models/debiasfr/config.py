@@ -3,7 +3,7 @@
 A configuration is a nested dict (YAML files are read with ``yaml.safe_load``); :func:`load_config` merges
 a preset, an optional YAML file and ``key.sub=value`` overrides over :data:`BASE`, the released recipe
 (``Seeyn/DebiasFR options/degradation_tune_lr_wpseudo.yml`` and ``dbfr_model.py``; see
-``../shared/spec/debiasfr.md`` §4-§6).  Presets:
+``docs/protocols/debiasfr.md`` §4-§6).  Presets:
 
 * ``official`` -- the released recipe unchanged (512 px, 600k iterations, VGG-19, CLIP critic): for
   reference and GPU users; it needs assets that are not available offline.

@@ -1,6 +1,6 @@
 """DebiasFR's differentiable degradation ``Deg(x; k, s, n, q)`` in torch, with explicit parameters.
 
-Provenance: ``../shared/spec/debiasfr.md`` §5 (pipeline, distributions), §5.1 (DiffJPEG / STE) and §4
+Provenance: ``docs/protocols/debiasfr.md`` §5 (pipeline, distributions), §5.1 (DiffJPEG / STE) and §4
 (pseudo-pair loss); official ``dbfr/Degradations.py`` (Seeyn/DebiasFR @ 7016255: blur L6–20, ``forward``
 L23–41) and ``dbfr/data/ffhq_degradation_dataset.py`` L104–173 (parameter draws), option file
 ``options/…yml`` L23–35.  The project's own re-implementation.
@@ -44,6 +44,7 @@ from dataclasses import dataclass, field, replace
 import torch
 import torch.nn.functional as F
 
+from bench.data.degradation.debiasfr import DEBIASFR_RANGES
 from reference_models.debiasfr.diffjpeg import Quality, diff_jpeg
 
 __all__ = [
@@ -56,9 +57,9 @@ __all__ = [
     "sample_degradation_params",
 ]
 
-#: Training ranges of the official option file (yml L23–35).
-DEFAULT_RANGES = {"kernel_size": 41, "iso_prob": 0.5, "sigma_range": (0.1, 10.0), "scale_range": (1.0, 20.0),
-                  "noise_range": (0.0, 20.0), "jpeg_range": (60, 100)}
+#: Training ranges of the official option file (yml L23–35): the one table of the evaluation protocol,
+#: :data:`bench.data.degradation.debiasfr.DEBIASFR_RANGES` (read-only).
+DEFAULT_RANGES = DEBIASFR_RANGES
 
 Size = int | tuple[int, int]
 
@@ -191,14 +192,17 @@ def _uniform(generator: torch.Generator | None, n: int, low: float, high: float)
 
 
 def sample_degradation_params(generator: torch.Generator | None = None, *, batch: int = 1,
-                              size: Size = 512, scale: float | None = None, kernel_size: int = 41,
-                              iso_prob: float = 0.5, sigma_range: tuple[float, float] = (0.1, 10.0),
-                              scale_range: tuple[float, float] = (1.0, 20.0),
-                              noise_range: tuple[float, float] = (0.0, 20.0),
-                              jpeg_range: tuple[int, int] = (60, 100),
+                              size: Size = 512, scale: float | None = None,
+                              kernel_size: int = DEFAULT_RANGES["kernel_size"],
+                              iso_prob: float = DEFAULT_RANGES["iso_prob"],
+                              sigma_range: tuple[float, float] = DEFAULT_RANGES["sigma_range"],
+                              scale_range: tuple[float, float] = DEFAULT_RANGES["scale_range"],
+                              noise_range: tuple[float, float] = DEFAULT_RANGES["noise_range"],
+                              jpeg_range: tuple[int, int] = DEFAULT_RANGES["jpeg_range"],
                               dtype: torch.dtype = torch.float32) -> DegradationParams:
     """Draw ``(k, s, n, q)`` for ``batch`` images of ``size`` (HQ side or ``(H, W)``) from the §5
-    distributions, with ``generator`` (CPU ``torch.Generator``; the same seed gives the same params).
+    distributions, with ``generator`` (CPU ``torch.Generator``; the same seed gives the same params);
+    the ranges default to :data:`DEFAULT_RANGES`.
 
     Per image: kernel type (iso with ``iso_prob``), σx, σy, θ, noise σ and quality; shared: the scale
     (``scale`` fixes it).  Draw order (fixed, so a seed is reproducible): scale, kernel type, σx, σy, θ,

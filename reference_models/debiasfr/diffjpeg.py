@@ -1,6 +1,6 @@
 """DiffJPEG: the differentiable float model of the baseline IJG JPEG codec used by DebiasFR.
 
-Provenance: ``../shared/spec/debiasfr.md`` §5.1; official ``dbfr/DiffJPEG.py`` (Seeyn/DebiasFR @ 7016255:
+Provenance: ``docs/protocols/debiasfr.md`` §5.1; official ``dbfr/DiffJPEG.py`` (Seeyn/DebiasFR @ 7016255:
 model L7–53, compression L153–216, decompression L314–375, STE rounding L381–388, quality factor
 L391–402), itself the well-known "DiffJPEG" layer.  This is the project's own batched re-implementation
 in plain torch (no parameters, no module state): per-image quality, any ``[B, 3, H, W]`` size.

@@ -1,7 +1,7 @@
 """DebiasFR discriminator ``StyleGAN2DiscriminatorClean`` (``network_d``), ported to plain PyTorch.
 
 Official code ``github.com/Seeyn/DebiasFR@7016255``, ``dbfr/archs/stylegan2_dis_arch.py:L226-276``
-(spec ``../shared/spec/debiasfr.md`` §2.4; interface ``../shared/golden/dbfr_discriminator/README.md``).
+(spec ``docs/protocols/debiasfr.md`` §2.4; interface of the official code).
 Training config (``options/degradation_tune_lr_wpseudo.yml:L84-87``): ``out_size=512,
 channel_multiplier=1``; no discriminator checkpoint is released.  Unlike basicsr's
 ``StyleGAN2Discriminator`` it resamples bilinearly (no FIR blur, no strided conv).

@@ -4,7 +4,7 @@ Paper: Z. Li, D. Zeng, X. Yan, Q. Shen, B. Tang, *Analyzing and Combating Attrib
 Restoration*, IJCAI 2023.  Official code ``github.com/Seeyn/DebiasFR@7016255``: class ``DBFR`` in
 ``dbfr/archs/dbfr_arch.py`` (encoder L400-446, attribute tables L458-459, forward L512-549, decoder
 ``StyleGAN2GeneratorFusion`` L117-278) with blocks from ``dbfr/archs/stylegan2_bilinear_arch.py``
-(spec ``../shared/spec/debiasfr.md`` §2; interface ``../shared/golden/dbfr/README.md``).  Written from
+(spec ``docs/protocols/debiasfr.md`` §2; interface of the official code).  Written from
 those descriptions; module names follow the official state dict, so ``params_ema`` of
 ``DebiasFR_v1.pth`` loads with :func:`load_dbfr_generator_state_dict` (strict, mismatches named).
 

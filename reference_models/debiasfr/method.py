@@ -273,6 +273,14 @@ class DebiasFRMethod:
         "attributes=predicted|top2|labels|none|'age=30-39:0.7,40-49:0.3;gender=female'; preset small "
         "(shipped, trained here) or official."
     )
+    citation = (
+        "Li, Zeng, Yan, Shen, Tang, Analyzing and Combating Attribute Bias for Face Restoration, IJCAI "
+        "2023; Seeyn/DebiasFR@7016255 inference.py"
+    )
+    licence = (
+        "official code and weights: unspecified (no LICENSE file; research use); the shipped preset: "
+        "trained by frbench (MIT)"
+    )
 
     uses_attributes = True
 

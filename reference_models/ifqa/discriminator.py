@@ -1,6 +1,6 @@
 """The IFQA per-pixel discriminator: a U-Net of StarGAN-v2 residual blocks (independent re-implementation).
 
-Architecture as documented in ``../shared/golden/ifqa/README.md`` (official ``model.py`` class
+Architecture of the official code (official ``model.py`` class
 ``Discriminator`` of ``AIM-SKKU/IFQA``): five down-sampling residual blocks (3 -> 64 -> ... -> 1024),
 four bottleneck blocks, four up-sampling blocks with multiplicative-plus-additive skips ``e * (1 + d)``
 and a last up-sampling block to one channel followed by a sigmoid.  ``forward(x)`` takes RGB in

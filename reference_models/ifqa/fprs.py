@@ -1,6 +1,6 @@
 """Facial Primary Region Swap (FPRS) and the face-mask (F-Mask) targets of IFQA training.
 
-Provenance: ``../shared/spec/ifqa.md`` §3.2-§3.3 (from the paper's slides; no official training code).
+Provenance: ``docs/protocols/ifqa.md`` §3.2-§3.3 (from the paper's slides; no official training code).
 The project's own implementation.
 
 FPRS (spec §3.2)
@@ -18,7 +18,7 @@ Targets (spec §3.2-§3.4)
     0, a mixed one ``provenance ⊙ M_FACE``.
 
 Where the masks come from
-    No face-parsing network is available offline (``../shared/ASSETS.md``), so, as the spec's offline note
+    No face-parsing network is available offline (see the asset manifest, ``bench/core/assets/manifest.yaml``), so, as the spec's offline note
     says, every mask comes from 68-point landmarks (:mod:`.regions`): the primary regions are
     :func:`reference_models.ifqa.regions.region_masks`; the face mask (F-Mask) is
     :func:`face_mask_from_landmarks` -- the convex hull of the jaw line (points 0-16) and of the brows

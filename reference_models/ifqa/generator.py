@@ -1,7 +1,7 @@
 """The restoration generator G of IFQA training: a small plain face-image-restoration (FIR) network.
 
 IFQA trains its per-pixel discriminator against a *learnable* restoration network that maps the
-synthetic LQ face to a restored face "RF" (``../shared/spec/ifqa.md`` §1; the slides' ablation picks a
+synthetic LQ face to a restored face "RF" (``docs/protocols/ifqa.md`` §1; the slides' ablation picks a
 "plain model, FIR, learnable" over pre-trained GPEN/DFDNet/DBPN/RCAN).  Its architecture is not published
 (spec §8), so this is the suite's own plain design, deliberately small enough to train on a CPU:
 

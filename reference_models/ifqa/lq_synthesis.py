@@ -1,6 +1,6 @@
 """IFQA's training degradation: ``I_LQ = JPEG_q((I_HQ ⊛ k)↓_r + n)``, brought back to the HQ size.
 
-Provenance: ``../shared/spec/ifqa.md`` §3.1 (from the paper's slides; the official repository has no
+Provenance: ``docs/protocols/ifqa.md`` §3.1 (from the paper's slides; the official repository has no
 training code).  The project's own implementation, numpy + Pillow, one image at a time, seeded.
 
 Per image (all draws from one ``numpy.random.Generator``; :func:`synthesize_lq_seeded` derives it from
@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from bench.data.degradation import blur_reflect, gaussian_kernel, jpeg_roundtrip
+from bench.data.degradation.ops import blur_reflect, gaussian_kernel, jpeg_roundtrip
 
 #: The ranges (spec §3.1 and the [SUITE] blur choices above); ``*_256`` are at 256 px.
 RANGES: dict[str, tuple[float, float]] = {

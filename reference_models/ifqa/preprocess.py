@@ -10,7 +10,7 @@ IFQA++ ViT (:func:`preprocess_vit`)
 
 The 8-bit bilinear resize is OpenCV's fixed-point one (11-bit coefficients, rounded vertical pass).
 When OpenCV (``cv2``) is importable it is used and the result is the reference bit for bit
-(``../shared/golden/ifqa/golden_preprocess.safetensors``).  Without it, :func:`resize_bilinear_u8_numpy`
+(a numeric fixture of the official preprocessing, ``tests/reference_models/ifqa/test_preprocess.py``).  Without it, :func:`resize_bilinear_u8_numpy`
 re-implements the fixed-point arithmetic: bit-exact when shrinking (the usual case: 512 outputs to
 256), and at most 1 grey level off on well under 1 % of the pixels when enlarging.  The float bicubic
 resize of the ViT path falls back to ``torch`` bicubic (same kernel a = -0.75, clamped borders; float

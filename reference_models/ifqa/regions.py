@@ -17,7 +17,7 @@ and 42-47, outer lips 48-59, inner lips 60-67, in pixel coordinates ``(x, y)`` o
   fraction of the image width/height, measured with the detector above by
   ``benchmarks/measure_ifqa_region_template.py`` on
 
-  - ``ffhq``: the 10 FFHQ-aligned 1024x1024 samples of ``../shared/data/ffhq-samples`` (FFHQ alignment, also
+  - ``ffhq``: 10 FFHQ-aligned 1024x1024 samples (Karras et al., CVPR 2019) (FFHQ alignment, also
     CelebA-HQ-style crops and the 512 outputs of FFHQ-trained restorers) - the default;
   - ``utkface``: 400 random UTKFace 200x200 crops (seeded) - UTKFace crops are dlib face chips.
 

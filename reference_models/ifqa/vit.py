@@ -1,6 +1,6 @@
 """IFQA++: the MAE ViT-Huge/14 per-pixel quality model (independent re-implementation).
 
-Architecture as documented in ``../shared/golden/ifqa_vit/README.md`` (official ``model_huge.py``
+Architecture of the official code (official ``model_huge.py``
 ``MaskedAutoencoderViT`` of ``AIM-SKKU/IFQA`` with ``decoder_pred`` replaced by ``Linear(512, 14**2)``,
 timm ``Block``/``PatchEmbed``): patch embedding (14x14 conv), fixed 2-D sin-cos position tables, a
 pre-LayerNorm transformer encoder (32 blocks, width 1280, 16 heads), a linear projection to the decoder

@@ -4,7 +4,7 @@ The dlib-models age and gender networks (``age_v1_onnx``, ``gender_v1_onnx``) we
 chips*: dlib's HOG frontal face detector finds the face, the 5-point shape predictor places eye corners and
 nose base, and ``get_face_chip_details(shape, size, padding=0.2)`` + ``extract_image_chip`` cut an upright
 square chip (64x64 for age, 32x32 for gender).  Loose crops make the gender network unstable
-(``../shared/ASSETS.md``), so the chips must be reproduced.
+(see the asset manifest, ``bench/core/assets/manifest.yaml``), so the chips must be reproduced.
 
 Two ways of getting a chip
 --------------------------
@@ -30,7 +30,7 @@ runs the detection path on real aligned images and takes the median chip rectang
 * ``utkface``: 395 of 400 random UTKFace 200x200 crops (seeded), median chip centre (0.4998, 0.5096),
   side 1.0234 x width, median angle 0.003 rad (inter-quartile range of the centre < 0.01): UTKFace crops
   are dlib chips already.
-* ``ffhq``: the 10 FFHQ 1024x1024 samples of ``../shared/data/ffhq-samples`` (all detected): median
+* ``ffhq``: 10 FFHQ 1024x1024 samples (Karras et al., CVPR 2019) (all detected): median
   centre (0.5087, 0.6104), side 0.6616, angle -0.013 rad (only 10 faces: a coarser template).
 """
 from __future__ import annotations

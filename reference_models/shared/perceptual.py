@@ -83,7 +83,7 @@ class _VGG19Features(nn.Module):
 class _InceptionFeatures(nn.Module):
     def __init__(self, layers: Sequence[str], input_size: int | None) -> None:
         super().__init__()
-        from reference_models.shared.fid_inception import load_fid_inception
+        from reference_models.shared.fid_inception_weights import load_fid_inception
 
         self.net = load_fid_inception("auto")
         self.provenance = dict(getattr(self.net, "provenance", {}))

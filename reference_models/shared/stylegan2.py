@@ -1,10 +1,9 @@
 """StyleGAN2 building blocks in plain PyTorch (no custom CUDA ops), shared by the suite's ports.
 
 Background: Karras et al., *Analyzing and Improving the Image Quality of StyleGAN* (CVPR 2020).  The
-blocks are written from the prose descriptions in ``../shared/golden/dbfr/README.md`` and
-``../shared/golden/dbfr_discriminator/README.md`` (DebiasFR, ``Seeyn/DebiasFR@70162552``,
-``dbfr/archs/stylegan2_bilinear_arch.py`` and ``dbfr/archs/stylegan2_dis_arch.py``; see also
-``../shared/spec/debiasfr.md`` §2.3-2.4).  Module and attribute names are chosen so that the
+blocks are written from the official DebiasFR generator and discriminator
+(``Seeyn/DebiasFR@70162552``, ``dbfr/archs/stylegan2_bilinear_arch.py`` and ``dbfr/archs/stylegan2_dis_arch.py``; see also
+``docs/protocols/debiasfr.md`` §2.3-2.4).  Module and attribute names are chosen so that the
 official state-dict keys load unchanged, e.g. ``style_convs.3.modulated_conv.modulation.weight``.
 
 Conventions
@@ -18,8 +17,10 @@ Conventions
 * **Resampling.** The DebiasFR / GFPGAN-"clean" family resamples with bilinear interpolation
   (``align_corners=False``): ×2 up before a conv, ×0.5 down (which equals exact 2×2 average pooling).
   The original StyleGAN2 uses FIR filtering ("blur", kernel ``[1, 3, 3, 1]``) via ``upfirdn2d``;
-  :func:`upfirdn2d`, :func:`make_resample_kernel` and :class:`Blur` give that operation in plain torch
-  for ports that need it (GPEN, original-StyleGAN2 GFPGAN).
+  :func:`upfirdn2d`, :func:`make_resample_kernel`, :class:`Blur` and :class:`FIRUpsample` give that
+  operation in plain torch for ports that need it (GPEN, original-StyleGAN2 GFPGAN).
+* **Port layouts.** GFPGAN-"clean" (no equalised learning rate) and GPEN (rosinality key names, FIR skip
+  upsampling) are options of :class:`ModulatedConv2d`, :class:`ToRGB` and :class:`ConstantInput`.
 * Tensors are ``(B, C, H, W)`` float32; latents / styles are ``(B, S)`` (one layer) or ``(B, L, S)``.
 """
 from __future__ import annotations
@@ -40,6 +41,7 @@ __all__ = [
     "ConvUpLayer",
     "EqualConv2d",
     "EqualLinear",
+    "FIRUpsample",
     "FusedLeakyReLU",
     "ModulatedConv2d",
     "NoiseBuffers",
@@ -223,6 +225,20 @@ class Blur(nn.Module):
         return upfirdn2d(x, self.kernel, pad=self.pad)
 
 
+class FIRUpsample(nn.Module):
+    """Original StyleGAN2 ``Upsample``: ``upfirdn2d(up=factor)``, buffer ``kernel`` = normalised taps × factor²."""
+
+    def __init__(self, kernel: Sequence[float], factor: int = 2) -> None:
+        super().__init__()
+        self.register_buffer("kernel", make_resample_kernel(kernel) * factor ** 2)
+        self.factor = factor
+        p = len(kernel) - factor
+        self.pad = ((p + 1) // 2 + factor - 1, p // 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return upfirdn2d(x, self.kernel, up=self.factor, pad=self.pad)
+
+
 # ----------------------------------------------------------------------------------------------------
 # synthesis blocks
 
@@ -236,20 +252,29 @@ class ModulatedConv2d(nn.Module):
     * ``sample_mode='upsample'`` resizes the input bilinearly ×2 first, ``'downsample'`` ×0.5;
     * grouped conv over the batch, padding ``k // 2``.
 
+    ``equal_lr=False`` is the GFPGAN "clean" layout (same keys): ``modulation`` a plain ``nn.Linear``
+    (Kaiming-normal, bias 1), ``weight`` stored already divided by ``sqrt(Cin*k*k)``, no run-time scale.
     ``forward(x, style) -> (B, Cout, H', W')``; :meth:`modulated` takes a precomputed ``s``.
     """
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, num_style_feat: int,
-                 demodulate: bool = True, sample_mode: str | None = None, eps: float = 1e-8) -> None:
+                 demodulate: bool = True, sample_mode: str | None = None, eps: float = 1e-8,
+                 equal_lr: bool = True) -> None:
         super().__init__()
         if sample_mode not in (None, "upsample", "downsample"):
             raise ValueError(f"sample_mode must be None, 'upsample' or 'downsample', got {sample_mode!r}")
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.demodulate, self.sample_mode, self.eps = demodulate, sample_mode, eps
-        self.scale = 1.0 / math.sqrt(in_channels * kernel_size ** 2)
+        fan_in = in_channels * kernel_size ** 2
+        self.scale = 1.0 / math.sqrt(fan_in) if equal_lr else None
         self.padding = kernel_size // 2
-        self.modulation = EqualLinear(num_style_feat, in_channels, bias=True, bias_init=1.0, lr_mul=1.0)
-        self.weight = nn.Parameter(torch.randn(1, out_channels, in_channels, kernel_size, kernel_size))
+        self.modulation = (EqualLinear(num_style_feat, in_channels, bias=True, bias_init=1.0, lr_mul=1.0)
+                           if equal_lr else nn.Linear(num_style_feat, in_channels, bias=True))
+        weight = torch.randn(1, out_channels, in_channels, kernel_size, kernel_size)
+        self.weight = nn.Parameter(weight if equal_lr else weight / math.sqrt(fan_in))
+        if not equal_lr and self.modulation.weight.device.type != "meta":
+            nn.init.kaiming_normal_(self.modulation.weight, a=0, mode="fan_in", nonlinearity="linear")
+            nn.init.constant_(self.modulation.bias, 1.0)
 
     def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
         return self.modulated(x, self.modulation(style))
@@ -257,7 +282,8 @@ class ModulatedConv2d(nn.Module):
     def modulated(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
         """The conv for an already computed modulation vector ``s (B, Cin)``."""
         b, c = x.shape[:2]
-        weight = (self.scale * self.weight) * s.view(b, 1, c, 1, 1)
+        weight = self.weight if self.scale is None else self.scale * self.weight
+        weight = weight * s.view(b, 1, c, 1, 1)
         if self.demodulate:
             demod = torch.rsqrt(weight.pow(2).sum([2, 3, 4]) + self.eps)
             weight = weight * demod.view(b, self.out_channels, 1, 1, 1)
@@ -271,8 +297,8 @@ class ModulatedConv2d(nn.Module):
         return out.view(b, self.out_channels, out.shape[-2], out.shape[-1])
 
     def extra_repr(self) -> str:
-        return (f"{self.in_channels}, {self.out_channels}, k={self.kernel_size}, "
-                f"demodulate={self.demodulate}, sample_mode={self.sample_mode}")
+        return (f"{self.in_channels}, {self.out_channels}, k={self.kernel_size}, demodulate={self.demodulate}, "
+                f"sample_mode={self.sample_mode}, equal_lr={self.scale is not None}")
 
 
 class StyleConv(nn.Module):
@@ -305,32 +331,41 @@ class StyleConv(nn.Module):
 
 
 class ToRGB(nn.Module):
-    """1×1 modulated conv to RGB (no demodulation) ``+ bias (1,3,1,1)`` ``+ bilinear×2(previous rgb)``."""
+    """1×1 modulated conv to RGB (no demodulation) ``+ bias (1,3,1,1)`` ``+ upsampled ×2 (previous rgb)``.
 
-    def __init__(self, in_channels: int, num_style_feat: int, upsample: bool = True, out_channels: int = 3) -> None:
+    Layout options of the ports (keys otherwise ``bias``, ``modulated_conv.*``): ``equal_lr=False`` (GFPGAN
+    "clean", see :class:`ModulatedConv2d`); ``fir_kernel``: the skip is upsampled by :class:`FIRUpsample`
+    (key ``upsample.kernel``) instead of bilinearly; ``conv_name``: name of the modulated conv (GPEN: ``conv``).
+    """
+
+    def __init__(self, in_channels: int, num_style_feat: int, upsample: bool = True, out_channels: int = 3,
+                 equal_lr: bool = True, fir_kernel: Sequence[float] | None = None,
+                 conv_name: str = "modulated_conv") -> None:
         super().__init__()
-        self.upsample = upsample
-        self.modulated_conv = ModulatedConv2d(in_channels, out_channels, 1, num_style_feat, demodulate=False)
+        self.upsample = (None if not upsample else FIRUpsample(fir_kernel) if fir_kernel is not None
+                         else _Resize(2.0))
+        self.conv_name = conv_name
+        self.add_module(conv_name, ModulatedConv2d(in_channels, out_channels, 1, num_style_feat, demodulate=False,
+                                                   equal_lr=equal_lr))
         self.bias = nn.Parameter(torch.zeros(1, out_channels, 1, 1))
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, skip: torch.Tensor | None = None) -> torch.Tensor:
-        out = self.modulated_conv(x, style) + self.bias
+        out = getattr(self, self.conv_name)(x, style) + self.bias
         if skip is not None:
-            if self.upsample:
-                skip = resize_bilinear(skip, 2.0)
-            out = out + skip
+            out = out + (skip if self.upsample is None else self.upsample(skip))
         return out
 
 
 class ConstantInput(nn.Module):
-    """Learned constant ``weight (1, C, size, size)`` repeated over the batch."""
+    """Learned constant ``(1, C, size, size)`` repeated over the batch; parameter ``weight`` (GPEN: ``input``)."""
 
-    def __init__(self, channels: int, size: int = 4) -> None:
+    def __init__(self, channels: int, size: int = 4, param_name: str = "weight") -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.randn(1, channels, size, size))
+        self.param_name = param_name
+        self.register_parameter(param_name, nn.Parameter(torch.randn(1, channels, size, size)))
 
     def forward(self, batch: int) -> torch.Tensor:
-        return self.weight.repeat(batch, 1, 1, 1)
+        return getattr(self, self.param_name).repeat(batch, 1, 1, 1)
 
 
 class NoiseBuffers(nn.Module):

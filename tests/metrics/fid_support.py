@@ -26,7 +26,7 @@ def persistent_cache() -> Path:
 def fid_weights() -> Path:
     """Path of the converted (safetensors) parameters of the real FID Inception (TorchScript asset)."""
     from bench.core.assets import AssetError, AssetManager
-    from reference_models.shared.fid_inception import converted_torchscript_weights
+    from reference_models.shared.fid_inception_weights import converted_torchscript_weights
 
     manager = AssetManager(cache_dir=persistent_cache(), progress=False)
     try:

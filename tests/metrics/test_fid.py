@@ -231,7 +231,7 @@ def test_fid_equals_torch_fidelity_and_clean_fid_on_real_faces(face_folders, fid
     cleanfid_fid = require_module("cleanfid.fid", reason="clean-fid (test extra) is not installed")
 
     from bench.core.checkpoints import load_state_dict
-    from reference_models.shared.fid_inception import load_fid_inception
+    from reference_models.shared.fid_inception_weights import load_fid_inception
 
     _no_downloads(monkeypatch)
     files = sorted((face_folders / "hq").glob("*.png"))

@@ -140,7 +140,7 @@ def _trained_here_file(path, config=None, input_size=64, seed=2, drop=None):
     """A safetensors as `bench train ifqa` writes it (same metadata keys), built directly."""
     from safetensors.torch import save_file
 
-    from reference_models.ifqa.training import LABEL
+    from reference_models.ifqa.training_config import LABEL
 
     config = config or {"base_channels": 2, "num_bottleneck": 1}
     torch.manual_seed(seed)
@@ -295,7 +295,9 @@ def trained_tiny(tmp_path_factory):
     from dataclasses import replace
 
     from bench.data.datasets.utkface import UTKFace
-    from reference_models.ifqa.training import CONFIGS, D_FILE, train_ifqa
+    from reference_models.ifqa.training import train_ifqa
+    from reference_models.ifqa.training_config import CONFIGS
+    from reference_models.ifqa.training_state import D_FILE
     from reference_models.shared.perceptual import PerceptualLoss
 
     root = shared_path("data", "utkface")
@@ -322,7 +324,8 @@ def test_api_run_scores_real_faces_with_a_suite_trained_discriminator(trained_ti
     from bench import api
     from bench.data.datasets.utkface import UTKFace
     from bench.core.imageio import read_image
-    from reference_models.ifqa.training import load_trained_discriminator, score_faces
+    from reference_models.ifqa.heldout import score_faces
+    from reference_models.ifqa.training_state import load_trained_discriminator
 
     root, weights, cfg = trained_tiny
     store = tmp_path / "r.sqlite"

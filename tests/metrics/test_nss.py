@@ -148,7 +148,7 @@ def test_shifted_products_are_circshift_products():
 
 
 def test_flat_window_counts_of_the_calibration_images(calibration_batch):
-    # the counts quoted by ../shared/spec/nr-iqa-calibration.md (I03, I04, I06, I08, I19)
+    # the counts quoted by docs/protocols/nr-iqa-calibration.md (I03, I04, I06, I08, I19)
     names, images = calibration_batch
     gray = to_gray_255(images)
     counts = dict(zip(names, flat_window_mask(gray, "replicate").sum(dim=(1, 2, 3)).tolist()))

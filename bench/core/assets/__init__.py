@@ -8,14 +8,16 @@
 The provenance and licence of every asset are in ``manifest.yaml`` beside this file; ``bench assets list``
 shows them.
 """
-from bench.core.assets.manager import (
+from bench.core.assets.errors import (
     AssetError,
     AssetIntegrityError,
-    AssetManager,
-    AssetSpec,
     AssetUnavailableError,
-    ManifestError,
     UnknownAssetError,
+)
+from bench.core.assets.manager import AssetManager
+from bench.core.assets.manifest import (
+    AssetSpec,
+    ManifestError,
     load_manifest,
     validate_manifest,
 )

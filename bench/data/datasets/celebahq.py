@@ -110,6 +110,11 @@ class CelebAHQ(Dataset):
 
     name = "celebahq"
     description = "CelebA-HQ images with CelebA Male/Young attributes through the HQ-to-CelebA mapping."
+    citation = (
+        "Karras, Aila, Laine, Lehtinen, Progressive Growing of GANs, ICLR 2018 (CelebA-HQ); Liu, Luo, "
+        "Wang, Tang, Deep Learning Face Attributes in the Wild, ICCV 2015 (CelebA)"
+    )
+    licence = "non-commercial research purposes only (CelebA terms)"
     has_hq = True
     synthetic = False
 

@@ -15,7 +15,7 @@ Layout expected under ``root``
       demographics is not known (spec §1.4); without it samples carry no attributes and the reference
       protocol (a classifier on the still) applies.
 
-Samples ([SUITE] ``cox-lq``, ``../shared/spec/evaluation.md`` §1.4)
+Samples ([SUITE] ``cox-lq``, ``docs/protocols/evaluation.md`` §1.4)
     One sample per subject per camera, id ``<subject>_cam<k>``: ``lq`` = the sharpest frame, by the
     variance of the Laplacian (3x3 kernel ``[[0,1,0],[1,-4,1],[0,1,0]]``, valid region) of the BT.601
     luma; ties go to the first frame by name. ``hq`` is ``None``: the still is an *identity-level*
@@ -60,6 +60,11 @@ class COX(Dataset):
 
     name = "cox"
     description = "COX Face DB surveillance frames (captured LQ), sharpest frame per subject and camera."
+    citation = (
+        "Huang, Shan, Wang, Zhang, Lao, Kuerban, Chen, A Benchmark and Comparative Study of Video-Based "
+        "Face Recognition on COX Face Database, IEEE TIP 2015"
+    )
+    licence = "research use under the COX Face DB release agreement (ICT-CAS)"
     has_hq = False
     synthetic = False
 

@@ -13,7 +13,7 @@ Image layout
     not a five-digit FFHQ id are reported as issues and skipped.
 
 Label sources (option ``labels``; one source per dataset object: never mix them in an experiment,
-``../shared/spec/evaluation.md`` §1.1)
+``docs/protocols/evaluation.md`` §1.1)
     * ``"features"``: DCGM ``ffhq-features-dataset`` (https://github.com/DCGM/ffhq-features-dataset,
       CC BY-NC-SA 4.0): Microsoft Face API predictions computed on the 128x128 thumbnails - an
       *automatic* apparent age (float years) and a gender string. Either its own folder of per-image
@@ -117,6 +117,11 @@ class FFHQ(Dataset):
 
     name = "ffhq"
     description = "FFHQ aligned faces with ffhq-features (Microsoft Face API) age and gender labels."
+    citation = (
+        "Karras, Laine, Aila, A Style-Based Generator Architecture for GANs, CVPR 2019 (FFHQ); labels: "
+        "ffhq-features (Microsoft Face API) or FFHQ-Aging (Or-El et al., ECCV 2020)"
+    )
+    licence = "dataset: CC BY-NC-SA 4.0 (NVIDIA), each image under its Flickr licence"
     has_hq = True
     synthetic = False
 

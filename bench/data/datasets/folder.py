@@ -41,6 +41,8 @@ class FolderDataset(Dataset):
 
     name = "folder"
     description = "Any folder of HQ and/or LQ face images with an optional attributes CSV."
+    citation = "any folder of the user's faces"
+    licence = "that of the user's images"
     has_hq = True
     synthetic = False
 

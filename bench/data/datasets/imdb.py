@@ -26,7 +26,7 @@ Labels
     face location, name, celebrity name/id, birth date and year taken to ``Sample.meta``. Sample ids are
     the file stems (``nm0000001_rm124825600_1899-5-10_1968``); ``lq`` is the crop, ``hq`` is ``None``.
 
-Selection ([SUITE] ``imdb-lq``, ``../shared/spec/evaluation.md`` §1.3)
+Selection ([SUITE] ``imdb-lq``, ``docs/protocols/evaluation.md`` §1.3)
     finite ``face_score >= min_face_score`` (1.0), NaN ``second_face_score`` (exactly one face), known
     gender, ``min_age <= age <= max_age`` (0..100). Rows dropped by these filters are counted in
     :attr:`filter_counts`; rows whose metadata cannot be read (bad date, bad path) and selected files
@@ -128,6 +128,11 @@ class IMDBWiki(Dataset):
 
     name = "imdb"
     description = "IMDB-WIKI crops (captured LQ) with imdb.mat ages (photo_taken - dob), gender, face-score filters."
+    citation = (
+        "Rothe, Timofte, Van Gool, Deep Expectation of Real and Apparent Age from a Single Image without "
+        "Facial Landmarks, IJCV 2018 (IMDB-WIKI)"
+    )
+    licence = "academic research purposes only (IMDB-WIKI terms)"
     has_hq = False
     synthetic = False
 

@@ -269,6 +269,8 @@ class SyntheticFaces(Dataset):
 
     name = "synthetic"
     description = "SYNTHETIC procedurally drawn faces (no files needed); age/gender cues are fine details."
+    citation = "procedurally drawn faces of frbench (no real photographs)"
+    licence = "MIT (frbench)"
     has_hq = True
     synthetic = True
 

@@ -72,6 +72,11 @@ class UTKFace(Dataset):
 
     name = "utkface"
     description = "UTKFace aligned crops; age, gender, race parsed from AGE_GENDER_RACE_DATETIME file names."
+    citation = (
+        "Zhang, Song, Qi, Age Progression/Regression by Conditional Adversarial Autoencoder, CVPR 2017 "
+        "(UTKFace)"
+    )
+    licence = "non-commercial research use only (UTKFace terms); images belong to their owners"
     has_hq = True
     synthetic = False
 

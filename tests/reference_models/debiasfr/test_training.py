@@ -9,7 +9,8 @@ import torch
 
 from bench.data.datasets.synthetic import SyntheticFaces
 from reference_models.debiasfr.config import PRESETS, load_config
-from reference_models.debiasfr.training import DebiasFRTrainer, load_training_faces, train_debiasfr
+from reference_models.debiasfr.training import DebiasFRTrainer, train_debiasfr
+from reference_models.debiasfr.training_data import load_training_faces
 
 
 def _tiny_cfg(**overrides):
@@ -146,7 +147,7 @@ def test_a_training_step_with_the_clip_critic(dataset, tmp_path, monkeypatch):
     from safetensors.torch import load_file
 
     from reference_models.debiasfr import clip_classifier as cc
-    from reference_models.debiasfr.training import build_clip_critic, critic_logits
+    from reference_models.debiasfr.auxiliary_networks import build_clip_critic, critic_logits
 
     torch.manual_seed(0)
     classifier = cc.ClipAttributeClassifier().eval().requires_grad_(False)

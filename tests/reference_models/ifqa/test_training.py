@@ -11,18 +11,11 @@ import pytest
 import torch
 
 from reference_models.ifqa.discriminator import IFQADiscriminator
-from reference_models.ifqa.training import (
-    CONFIGS,
-    D_FILE,
-    LABEL,
-    LOG_FILE,
-    STATE_FILE,
-    load_trained_discriminator,
-    make_batch,
-    ranking_check,
-    read_metadata,
-    train_ifqa,
-)
+from reference_models.ifqa.heldout import ranking_check
+from reference_models.ifqa.training import LOG_FILE, train_ifqa
+from reference_models.ifqa.training_config import CONFIGS, LABEL
+from reference_models.ifqa.training_data import make_batch
+from reference_models.ifqa.training_state import D_FILE, STATE_FILE, load_trained_discriminator, read_metadata
 
 
 @pytest.fixture(scope="module")

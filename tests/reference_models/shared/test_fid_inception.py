@@ -19,11 +19,13 @@ from reference_models.shared.fid_inception import (
     FEATURES,
     FIDInceptionV3,
     NoLogitsError,
+    resize_for_inception,
+    resize_tf1_bilinear,
+)
+from reference_models.shared.fid_inception_weights import (
     StateDictMismatchError,
     convert_torchscript_state_dict,
     load_fid_inception_state_dict,
-    resize_for_inception,
-    resize_tf1_bilinear,
 )
 from tests.conftest import shared_path
 from tests.golden_support import hashinit_state_dict, manifest_shapes
@@ -142,7 +144,7 @@ def test_torchscript_renaming_covers_every_conv(golden):
     """A TorchScript-layout dict built from the manifest's shapes converts back to the manifest's keys."""
     manifest, _, _ = golden
     model = FIDInceptionV3(logits=False)
-    from reference_models.shared.fid_inception import _torchscript_conv_names
+    from reference_models.shared.fid_inception_weights import _torchscript_conv_names
 
     ts = {}
     for ts_name, name in _torchscript_conv_names().items():
@@ -171,7 +173,8 @@ def test_real_torchscript_copy_converts_to_the_manifest_keys_and_its_own_outputs
     from safetensors import safe_open
 
     from bench.core.checkpoints import load_state_dict
-    from reference_models.shared.fid_inception import load_fid_inception, resize_tf1_bilinear
+    from reference_models.shared.fid_inception import resize_tf1_bilinear
+    from reference_models.shared.fid_inception_weights import load_fid_inception
 
     manifest, _, g = golden
     with safe_open(str(fid_weights), framework="pt") as handle:

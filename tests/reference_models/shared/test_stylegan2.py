@@ -1,4 +1,4 @@
-"""StyleGAN2 building blocks (reference_models/stylegan2.py): numerics that do not need golden files."""
+"""StyleGAN2 building blocks (reference_models/shared/stylegan2.py): numerics that do not need golden files."""
 import math
 
 import numpy as np

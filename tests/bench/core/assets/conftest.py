@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.core.assets.manager import OFFLINE_ENV, PYPI_INDEX_ENV
+from bench.core.assets.manager import OFFLINE_ENV
+from bench.core.assets.pypi import PYPI_INDEX_ENV
 
 #: A package index nobody listens on (port 9, discard): pypi sources fail fast unless a test serves one.
 UNREACHABLE_INDEX = "http://127.0.0.1:9/simple"

@@ -10,14 +10,11 @@ from pathlib import Path
 import pytest
 
 from bench.core.assets import AssetIntegrityError, AssetManager, AssetUnavailableError, ManifestError
-from bench.core.assets.manager import (
-    DEFAULT_CACHE_DIR,
-    UnknownAssetError,
-    _archive_member,
-    _HashingWriter,
-    _SourceFailed,
-    override_env_var,
-)
+from bench.core.assets.download import _HashingWriter
+from bench.core.assets.errors import UnknownAssetError, _SourceFailed
+from bench.core.assets.manager import DEFAULT_CACHE_DIR
+from bench.core.assets.manifest import override_env_var
+from bench.core.assets.pypi import _archive_member
 
 from tests.bench.core.assets.conftest import asset_entry, manifest_of, sha256
 

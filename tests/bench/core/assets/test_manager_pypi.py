@@ -19,7 +19,8 @@ import pytest
 from bench.core.assets import AssetIntegrityError, AssetManager, AssetUnavailableError
 from bench.core.checkpoints import load_npz
 from bench.core.assets import manager as manager_module
-from bench.core.assets.manager import (
+from bench.core.assets import pypi as pypi_module
+from bench.core.assets.pypi import (
     DEFAULT_PYPI_INDEX,
     PYPI_INDEX_ENV,
     _IndexFile,
@@ -272,9 +273,9 @@ def test_index_url_comes_from_the_environment_then_pip_then_the_default(monkeypa
     monkeypatch.delenv(PYPI_INDEX_ENV)
     assert pypi_index_url() == ("https://pip-env.example/simple", "PIP_INDEX_URL")
     monkeypatch.delenv("PIP_INDEX_URL")
-    monkeypatch.setattr(manager_module, "_pip_config_index_url", lambda: "https://pip-conf.example/simple")
+    monkeypatch.setattr(pypi_module, "_pip_config_index_url", lambda: "https://pip-conf.example/simple")
     assert pypi_index_url() == ("https://pip-conf.example/simple", "pip config global.index-url")
-    monkeypatch.setattr(manager_module, "_pip_config_index_url", lambda: None)
+    monkeypatch.setattr(pypi_module, "_pip_config_index_url", lambda: None)
     assert pypi_index_url() == (DEFAULT_PYPI_INDEX, "default") == ("https://pypi.org/simple", "default")
 
 

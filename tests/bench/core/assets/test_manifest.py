@@ -8,7 +8,7 @@ import pytest
 import yaml
 from importlib import resources
 
-from bench.core.assets.manager import FORMATS, SOURCE_KINDS, load_manifest, validate_manifest
+from bench.core.assets.manifest import FORMATS, SOURCE_KINDS, load_manifest, validate_manifest
 
 from tests.bench.core.assets.conftest import asset_entry, manifest_of
 
