@@ -39,12 +39,12 @@ def registry_direction(metric: str) -> bool | None:
     if base not in METRICS:
         return None
     try:
-        obj = METRICS.get(base)
-        if not hasattr(obj, "higher_is_better"):  # a factory (psnr_y, attr_ffhq): its product declares
-            obj = obj()
+        cls = METRICS.component_class(base)  # the declaration on the class: no metric is built
     except Exception:  # pragma: no cover - a broken plug-in
         return None
-    direction = output_direction(obj, key or "value")
+    if cls is None:
+        return None
+    direction = output_direction(cls, key or "value")
     return {"higher": True, "lower": False}.get(direction)
 
 

@@ -17,15 +17,10 @@ from bench.core.types import DIRECTIONS, Dataset, PerImageMetric, SetMetric, out
 
 
 def _component(registry, name):
-    """The class behind a registered name (a factory function's product class for metrics)."""
-    obj = registry.get(name)
-    if inspect.isclass(obj):
-        return obj
-    annotation = inspect.signature(obj).return_annotation
-    if isinstance(annotation, str):
-        annotation = getattr(inspect.getmodule(obj), annotation, None)
-    assert inspect.isclass(annotation), f"factory {name} must declare the class it returns"
-    return annotation
+    """The class behind a registered name (a factory function declares the class it returns)."""
+    cls = registry.component_class(name)
+    assert cls is not None, f"{name}: a registered factory must declare the class it returns"
+    return cls
 
 
 def _declared(cls, attribute):

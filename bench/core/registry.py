@@ -154,6 +154,21 @@ class Registry(Generic[T]):
                                              f"Its options: {shown}")
         return factory(**options)
 
+    def component_class(self, name: str) -> type | None:
+        """The class behind a registered name: the registered class, or the class a factory function declares
+        it returns (``def psnr_y(...) -> PSNR``), so its declarations can be read without building one."""
+        import inspect
+        import typing
+
+        obj = self.get(name)
+        if inspect.isclass(obj):
+            return obj
+        try:
+            returned = typing.get_type_hints(obj).get("return")
+        except Exception:  # unresolvable annotations of a plug-in
+            return None
+        return returned if inspect.isclass(returned) else None
+
     def describe(self, name: str) -> str:
         entry = self.entry(name)
         if not entry.description:

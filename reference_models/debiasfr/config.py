@@ -28,13 +28,16 @@ from typing import Any, Mapping
 
 import yaml
 
+from bench.data.degradation.debiasfr import DEBIASFR_RANGES
+
 BASE: dict[str, Any] = {
     "network": {"out_size": 512, "num_style_feat": 512, "channel_multiplier": 2, "narrow": 1.0, "num_mlp": 8,
                 "sft_half": False, "fix_decoder": True, "decoder_prior": None,
                 "discriminator": {"channel_multiplier": 1, "narrow": 1.0, "stddev_group": 4}},
     "attribute_input": True,
-    "degradation": {"kernel_size": 41, "iso_prob": 0.5, "sigma_range": [0.1, 10.0], "scale_range": [1.0, 20.0],
-                    "noise_range": [0.0, 20.0], "jpeg_range": [60, 100], "gray_prob": 0.01},
+    # the released ranges: the one table of the data layer (as lists, the YAML form), plus the grey probability
+    "degradation": {**{k: list(v) if isinstance(v, tuple) else v for k, v in DEBIASFR_RANGES.items()},
+                    "gray_prob": 0.01},
     "losses": {"pixel": 0.1, "perceptual": 1.0, "style": 50.0, "perceptual_network": "vgg19",
                "perceptual_input_size": None, "pyramid": 1.0, "pyramid_until": 50_000, "pyramid_after": 1e-12,
                "gan": 0.1, "attribute": 0.1, "pseudo_attribute": 0.1, "degradation": 1.0, "r1": 10.0,
