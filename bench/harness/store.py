@@ -12,7 +12,6 @@ skips exactly the samples whose rows are complete.  Nothing is lost or duplicate
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import sqlite3
@@ -24,6 +23,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from bench.harness import leases
+from bench.harness.identity import differences, run_id_for, stable_json  # noqa: F401 (re-exported)
 from bench.harness.store_schema import SCHEMA, SCHEMA_VERSION, TABLES
 from bench.harness.vectors import SetRows, decode_vector, encode_vector, ids_digest  # noqa: F401 (re-exported)
 
@@ -34,34 +34,6 @@ class StoreError(RuntimeError):
 
 class MetricConfigError(ValueError):
     """A run is asked for a metric it already has, with another configuration (the message names what differs)."""
-
-
-def stable_json(obj: Any) -> str:
-    """Canonical JSON (sorted keys, no spaces) used for hashing identities."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-
-
-def run_id_for(identity: Mapping[str, Any]) -> str:
-    """16 hex digits of the sha256 of the canonical identity."""
-    return hashlib.sha256(stable_json(identity).encode("utf-8")).hexdigest()[:16]
-
-
-def differences(old: Any, new: Any, path: str = "") -> list[str]:
-    """Human-readable list of what differs between two JSON-like values (``a.b: 1 -> 2``)."""
-    if isinstance(old, Mapping) and isinstance(new, Mapping):
-        out = []
-        for key in sorted(set(old) | set(new), key=str):
-            where = f"{path}.{key}" if path else str(key)
-            if key not in old:
-                out.append(f"{where}: (absent) -> {stable_json(new[key])[:80]}")
-            elif key not in new:
-                out.append(f"{where}: {stable_json(old[key])[:80]} -> (absent)")
-            else:
-                out += differences(old[key], new[key], where)
-        return out
-    if stable_json(old) != stable_json(new):
-        return [f"{path or 'value'}: {stable_json(old)[:80]} -> {stable_json(new)[:80]}"]
-    return []
 
 
 @dataclass
