@@ -38,7 +38,10 @@ def main() -> None:
     sys.path.insert(0, str(Path(args.code).resolve()))
     import bench
     from bench import api
-    from bench.harness.store import ResultStore
+    try:
+        from bench.harness.store import ResultStore
+    except ImportError:  # the frbench 0.1 layout (the "before" figures)
+        from bench.store import ResultStore
 
     growth: list[int] = []
     original = ResultStore.write_batch
