@@ -56,7 +56,7 @@ FEATURE_DIM: int = 2048
 class InceptionFeatures:
     """Pool3 (or other) features of ``uint8`` RGB batches with the FID Inception-v3.
 
-    ``weights``: see :func:`reference_models.shared.fid_inception.load_fid_inception` (default ``"auto"``);
+    ``weights``: see :func:`reference_models.shared.fid_inception_weights.load_fid_inception` (default ``"auto"``);
     ``resize``: ``"tf1-bilinear"`` (torch-fidelity) or ``"clean"`` (clean-fid); ``device``: ``None`` picks
     CUDA when available; ``batch_size``: images per forward pass.
     """

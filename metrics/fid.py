@@ -132,7 +132,7 @@ class FID(InceptionVectors, SetMetric):
     ``reference``: ``"hq"`` (the run's own HQ images, accumulated in the same pass) or a name for the
     folder ``reference_folder`` (statistics cached, see :func:`metrics.feature_stats.reference_moments`).
     ``resize``: ``"tf1-bilinear"`` (torch-fidelity) or ``"clean"`` (clean-fid).  ``weights``: the
-    Inception parameters (:func:`reference_models.shared.fid_inception.load_fid_inception`).
+    Inception parameters (:func:`reference_models.shared.fid_inception_weights.load_fid_inception`).
     """
     description = "FID vs the run's HQ images (TF Inception pool3, torch-fidelity resize), streaming float64 moments."
     citation = (

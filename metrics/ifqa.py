@@ -116,7 +116,7 @@ def trained_here_metadata(path: str | os.PathLike) -> dict[str, Any] | None:
 
 def _resize_pil_bilinear(image: np.ndarray, size: int) -> np.ndarray:
     """Pillow bilinear (antialiased when shrinking) to ``size x size``: the resize of ``bench train ifqa``'s
-    held-out scoring (:func:`reference_models.ifqa.training.score_faces`)."""
+    held-out scoring (:func:`reference_models.ifqa.heldout.score_faces`)."""
     if image.shape[:2] == (size, size):
         return image
     from PIL import Image

@@ -47,9 +47,9 @@ from reference_models.debiasfr.losses import (
     top2_soft,
 )
 from reference_models.debiasfr.training_data import degrade_batch, load_training_faces, print_flush
-from reference_models.debiasfr.training_state import DebiasFRTrainState, half_precision_copy
+from reference_models.debiasfr.training_state import DebiasFRTrainState
 
-__all__ = ["DebiasFRTrainer", "ema_decay_at", "half_precision_copy", "one_hot", "train_debiasfr"]
+__all__ = ["DebiasFRTrainer", "ema_decay_at", "one_hot", "train_debiasfr"]
 
 N_AGE = len(AGE_BINS)
 
