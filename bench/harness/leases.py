@@ -14,6 +14,10 @@ if a process with its pid exists AND started at the recorded time (``/proc/<pid>
 recycled pid is not mistaken for it) AND the machine has not been rebooted since (``boot_id``); on
 another host the holder is alive while its heartbeat (refreshed every ``HEARTBEAT_SECONDS`` by a
 background thread) is younger than ``STALE_SECONDS``.
+
+Some SQLite statements meet another process's lock without SQLite's busy handler being called (switching
+a new file to WAL while another process creates it: "database is locked" at once); :func:`retry_locked`
+runs such a statement again until a timeout.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 #: how often a holder refreshes its heartbeat, and after how long without one a remote holder is dead
 HEARTBEAT_SECONDS = 30.0
@@ -43,6 +47,19 @@ CREATE TABLE IF NOT EXISTS leases (
     heartbeat REAL NOT NULL
 );
 """
+
+
+def retry_locked(statement: Callable[[], Any], timeout: float = 60.0, pause: float = 0.05) -> Any:
+    """Run ``statement`` again while SQLite answers "database is locked" / "busy", for up to ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return statement()
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
 
 
 class RunBusyError(RuntimeError):

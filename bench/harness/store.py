@@ -23,6 +23,7 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from bench.harness import leases
+from bench.harness.leases import retry_locked
 from bench.harness.identity import differences, run_id_for, stable_json  # noqa: F401 (re-exported)
 from bench.harness.store_schema import SCHEMA, SCHEMA_VERSION, TABLES
 from bench.harness.vectors import SetRows, decode_vector, encode_vector, ids_digest  # noqa: F401 (re-exported)
@@ -82,7 +83,9 @@ class ResultStore:
         if readonly:
             self._check_schema()
             return
-        self.conn.execute("PRAGMA journal_mode=WAL")
+        # switching a new file to WAL can meet another process's lock without SQLite's busy handler
+        # being called ("database is locked" at once): retry it like any busy statement
+        retry_locked(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
         self.conn.execute("PRAGMA synchronous=NORMAL")
         # check and create in ONE write transaction: a second process opening the same new file waits
         # instead of seeing half a schema

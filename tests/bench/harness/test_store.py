@@ -181,3 +181,24 @@ def test_readonly_store_reads_and_never_writes(tmp_path):
         with pytest.raises(sqlite3.OperationalError):
             store.write_batch(run_id, [SampleRecord("b")])
     assert json.loads(json.dumps(store.path.name)) == "r.sqlite" and path.read_bytes() == before
+
+
+def test_a_locked_statement_is_retried_and_other_errors_are_not():
+    """Switching a new store to WAL can meet another process's lock without SQLite's busy handler (seen with
+    two `bench run` started together): the store retries it instead of failing."""
+    from bench.harness.leases import retry_locked
+
+    calls = []
+
+    def locked_twice():
+        calls.append(1)
+        if len(calls) < 3:
+            raise sqlite3.OperationalError("database is locked")
+        return "wal"
+
+    assert retry_locked(locked_twice, pause=0.001) == "wal" and len(calls) == 3
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        retry_locked(lambda: (_ for _ in ()).throw(sqlite3.OperationalError("no such table: x")))
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        retry_locked(lambda: (_ for _ in ()).throw(sqlite3.OperationalError("database is locked")), timeout=0.01,
+                     pause=0.005)
