@@ -23,7 +23,8 @@ def run(method: Any = DEFAULTS["method"], dataset: Any = DEFAULTS["dataset"], **
     ``seed``, ``subset`` (``"random"``: the first ``limit`` of a seeded permutation, ``"first"``: name
     order), ``subset_seed``, ``store``, ``out``, ``batch_size``, ``save_images``, ``device``, ``workers``,
     ``dataset_options``, ``method_options``, ``metric_options``, ``progress``, ``executor``,
-    ``ray_address``, ``ray_workers``, ``shard_size``.
+    ``ray_address``, ``ray_workers``, ``shard_size``, ``max_pixels`` (images above it are refused from their
+    header, before decoding, as per-image errors).  Every option is checked before anything is written.
 
     ``metrics=None`` means the default metrics (``DEFAULTS["metrics"]``) for datasets with HQ images; a
     captured-LQ dataset needs no-reference metrics.  ``metric_options`` maps a metric name to its
@@ -73,6 +74,31 @@ def remove_run(run_id: str, store: str | Path = DEFAULTS["store"], metric: str |
     with ResultStore(store) as db:
         full = resolve_run(db, run_id)
         return db.remove_metric(full, metric) if metric else db.remove_run(full)
+
+
+def check_store(store: str | Path = DEFAULTS["store"]) -> list[str]:
+    """Problems found in ``store`` (``bench store check``; empty list = sound): SQLite's integrity check, the
+    schema, and the frbench invariants (every row belongs to a sample of an existing run)."""
+    from bench.harness.store_files import check_store as check
+
+    return check(Path(store))
+
+
+def copy_store(store: str | Path, destination: str | Path, overwrite: bool = False) -> dict[str, int]:
+    """A consistent copy of ``store`` with the rows still in its ``-wal`` file (``bench store copy``); rows per
+    table of the copy.  Copying only the ``.sqlite`` file of a store in use (or after a kill) can lose rows."""
+    from bench.harness.store_files import copy_store as copy
+
+    return copy(Path(store), Path(destination), overwrite=overwrite)
+
+
+def migrate_store(store: str | Path = DEFAULTS["store"]) -> Path | None:
+    """Bring ``store`` to the current schema (``bench store migrate``); the path of the backup of the old
+    file, or ``None`` when it was current already."""
+    from bench.harness.store import ResultStore
+
+    with ResultStore(store) as db:
+        return db.migrated_from
 
 
 def resolve_run(db, prefix: str) -> str:

@@ -8,28 +8,44 @@
     bench correlate    metric scores against human judgements                        bench/cli/correlate.py
     bench train        train a suite model (attribute-classifier, ifqa, debiasfr)    bench/cli/train.py
     bench assets       list, fetch, verify pretrained assets (sha256-checked)        bench/cli/assets.py
+    bench store        check, copy (consistent, WAL included), migrate a store file   bench/cli/store.py
 
-Errors are one line on stderr (``bench: error: ...``) with exit code 2; a run refused because another
-process writes it exits with 75 (EX_TEMPFAIL: try again later); Ctrl-C keeps what was written (130).
+Errors are one line on stderr (``bench: error: ...``) with exit code 2, naming the file and the cause;
+SQLite and OS errors of the results store name the store.  An unexpected exception is one line too, with
+exit code 1 (``bench: internal error: ...``).  ``--debug`` anywhere on the command line (or
+``FRBENCH_DEBUG=1``) prints the traceback as well.  A run refused because another process writes it
+exits with 75 (EX_TEMPFAIL: try again later); Ctrl-C keeps what was written (130).
 """
 from __future__ import annotations
 
 import argparse
+import os
+import sqlite3
 import sys
+import traceback
 from typing import Sequence
 
 from bench import __version__
-from bench.cli import assets, correlate, errors, leaderboard, listing, run, runs, train
+from bench.cli import assets, correlate, errors, leaderboard, listing, run, runs, store, train
 
 #: exit code of a run refused because another process writes it (EX_TEMPFAIL: try again later)
 EXIT_BUSY = 75
-SUBCOMMANDS = (run, leaderboard, listing, errors, runs, correlate, train, assets)
+SUBCOMMANDS = (run, leaderboard, listing, errors, runs, correlate, train, assets, store)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (the usage block is what ``--help`` is for)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bench", description="frbench: blind face restoration benchmark with attribute-bias metrics.")
     parser.add_argument("--version", action="version", version=f"frbench {__version__}")
+    parser.add_argument("--debug", action="store_true",
+                        help="print the traceback of an error (accepted anywhere on the command line)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in SUBCOMMANDS:
         module.add_parser(sub)
@@ -38,12 +54,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     from bench.harness.leases import RunBusyError
+    from bench.harness.store_files import StoreError, sqlite_cause
 
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv or os.environ.get("FRBENCH_DEBUG", "") not in ("", "0")
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return 2
+    hint = "" if debug else " (--debug prints the traceback)"
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
@@ -53,10 +74,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RunBusyError as exc:
         print(f"bench: {exc}", file=sys.stderr)
         return EXIT_BUSY
-    except (ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as exc:
+    except sqlite3.Error as exc:
+        _traceback(debug)
+        where = getattr(args, "store", None)
+        print(f"bench: error: results store {where or ''}: {sqlite_cause(exc)}".replace("store :", "store:"),
+              file=sys.stderr)
+        return 2
+    except (StoreError, ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as exc:
+        _traceback(debug)
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in message:
+            message = f"{exc.filename}: {exc.strerror or message}"
         print(f"bench: error: {message}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a bug or an unforeseen fault: one line, never a bare traceback
+        _traceback(debug)
+        print(f"bench: internal error: {exc.__class__.__name__}: {exc}{hint}", file=sys.stderr)
+        return 1
+
+
+def _traceback(debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,4 +1,4 @@
-"""``bench errors``: the per-image errors recorded in the store (read-only)."""
+"""``bench errors``: the per-image errors and the dataset indexing issues recorded in the store (read-only)."""
 from __future__ import annotations
 
 import argparse
@@ -7,7 +7,7 @@ from bench.core.defaults import DEFAULTS
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("errors", help="per-image errors recorded in the store")
+    p = sub.add_parser("errors", help="per-image errors and dataset indexing issues recorded in the store")
     p.add_argument("--store", default=DEFAULTS["store"], help="SQLite results store")
     p.add_argument("--run", default=None, help="run id (default: every run)")
     p.set_defaults(handler=errors_command)
@@ -25,8 +25,11 @@ def errors_command(args: argparse.Namespace) -> int:
             if args.run and not run["run_id"].startswith(args.run):
                 continue
             errors = store.errors(run["run_id"])
+            issues = store.dataset_issues(run["run_id"])
             print(f"run {run['run_id']} ({run['method']} on {run['dataset']}, {run['protocol']}): "
-                  f"{len(errors)} error(s)")
+                  f"{len(errors)} error(s), {len(issues)} dataset issue(s)")
             for sample_id, stage, cause in errors:
                 print(f"  {sample_id} [{stage}] {cause}")
+            for path, reason in issues:
+                print(f"  {path} [dataset] {reason}")
     return 0

@@ -75,7 +75,7 @@ class Runner(MetricGroups):
                 "seed": plan.seed, "batch_size": self.batch_size, "workers": self.workers,
                 "save_images": c.save_images, "image_folder": str(self.processor.image_folder.resolve()),
                 "cwd": os.getcwd(), "channels": plan.channels, "known_refs": {k: set(v) for k, v in known_refs.items()},
-                "positions": dict(positions)}
+                "positions": dict(positions), "max_pixels": plan.max_pixels}
 
     # -- the run --------------------------------------------------------------------------------
     def run(self) -> RunSummary:
@@ -92,6 +92,9 @@ class Runner(MetricGroups):
             run_id = run_id_for(identity)
             token, recovered = store.acquire_lease(run_id, command=" ".join(sys.argv[:12])[:300])
             notes = list(plan.notes)
+            if store.migrated_from is not None:
+                notes.append(f"the store was migrated to the current schema; the old file is kept as "
+                             f"{store.migrated_from}")
             if recovered is not None:
                 notes.append(f"recovered the writer lease left by {recovered.describe()} (no longer running)")
             try:
@@ -104,7 +107,8 @@ class Runner(MetricGroups):
                                    config=config, n_planned=len(samples))
                     store.register_metrics(plan.metric_infos())
                     store.register_run_metrics(run_id, plan.metric_entries())
-                    done = store.completed(run_id, per_image, set_level)
+                    store.write_dataset_issues(run_id, [(i.path, i.reason) for i in plan.dataset.issues], token=token)
+                    done = store.completed(run_id, per_image, set_level, outputs=bool(c.save_images))
                     todo: list[tuple[Sample, set[str]]] = []
                     for sample in samples:
                         missing = done.get(sample.id)
@@ -157,7 +161,7 @@ class Runner(MetricGroups):
             method=plan.method, method_name=plan.method_name, degradation=plan.degradation, metrics=self.metrics,
             seed=plan.seed, batch_size=self.batch_size, workers=self.workers, save_images=self.config.save_images,
             image_folder=self._image_folder(run_id), channels=plan.channels, known_refs=known_refs,
-            positions=positions)
+            positions=positions, max_pixels=plan.max_pixels)
         bar = tqdm(total=n_total, initial=n_skipped, unit="img", disable=not self.config.progress,
                    desc=f"{plan.method_name} on {plan.dataset.name}", dynamic_ncols=True)
         failed = 0

@@ -1,6 +1,7 @@
 """The results store: an embedded SQLite database written batch by batch as a run progresses.
 
-Tables: :mod:`bench.harness.store_schema` (schema 2).
+Tables: :mod:`bench.harness.store_schema` (schema 3); opening, migrating, copying and checking a store
+file: :mod:`bench.harness.store_files`.
 
 Why per-image vectors and no running state: any subset of a run (e.g. the faces that every method of
 a table restored) gives exact set-level values, ``compute(merge(fold(chunk)...))``; and the bytes written
@@ -23,14 +24,16 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from bench.harness import leases
-from bench.harness.leases import retry_locked
 from bench.harness.identity import differences, run_id_for, stable_json  # noqa: F401 (re-exported)
-from bench.harness.store_schema import SCHEMA, SCHEMA_VERSION, TABLES
+from bench.harness.store_files import StoreError, open_store  # noqa: F401 (StoreError re-exported)
+from bench.harness.store_schema import TABLES
 from bench.harness.vectors import SetRows, decode_vector, encode_vector, ids_digest  # noqa: F401 (re-exported)
 
 
-class StoreError(RuntimeError):
-    """The file cannot be used as a results store (another schema, not an frbench store...)."""
+#: the pseudo-metric "the restored image is saved", lacked by an incomplete row of a ``--save-images`` run
+SAVE = "save:restored"
+#: SQL condition of a sample row that failed: an error, or ``ok`` with a required output not written
+FAILED_ROW = "(status='error' OR output_error IS NOT NULL)"
 
 
 class MetricConfigError(ValueError):
@@ -54,6 +57,10 @@ class SampleRecord:
     position: int | None = None
     restored_path: str | None = None
     seconds: float | None = None
+    #: how the inputs were read, e.g. ``{"hq_exif_orientation": 6}`` (stored as JSON with the row)
+    notes: dict[str, Any] = field(default_factory=dict)
+    #: a required output that could not be written (``--save-images``): the row is incomplete, a resume retries it
+    output_error: str | None = None
     scores: dict[str, float | None] = field(default_factory=dict)
     score_errors: dict[str, str] = field(default_factory=dict)
 
@@ -70,47 +77,11 @@ class ResultStore:
     """A connection to one results database (created on first use unless ``readonly``)."""
 
     def __init__(self, path: str | Path, readonly: bool = False) -> None:
+        """Open (a write command: create or migrate) the store at ``path``; every refusal is a
+        :class:`StoreError` naming the path (policy: :mod:`bench.harness.store_files`)."""
         self.path = Path(path)
         self.readonly = readonly
-        if readonly:
-            if not self.path.is_file():
-                raise FileNotFoundError(f"no results store at {self.path}")
-            self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=60.0,
-                                        isolation_level=None)
-        else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(str(self.path), timeout=60.0, isolation_level=None)
-        if readonly:
-            self._check_schema()
-            return
-        # switching a new file to WAL can meet another process's lock without SQLite's busy handler
-        # being called ("database is locked" at once): retry it like any busy statement
-        retry_locked(lambda: self.conn.execute("PRAGMA journal_mode=WAL"))
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        # check and create in ONE write transaction: a second process opening the same new file waits
-        # instead of seeing half a schema
-        with self._transaction():
-            self._check_schema()
-            for statement in SCHEMA.split(";"):
-                if statement.strip():
-                    self.conn.execute(statement)
-            self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-
-    def _check_schema(self) -> None:
-        tables = {name for (name,) in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not tables:
-            if self.readonly:
-                raise StoreError(f"{self.path} is an empty database, not an frbench results store")
-            return
-        if "meta" not in tables or "runs" not in tables:
-            raise StoreError(f"{self.path} is an SQLite database but not an frbench results store "
-                             f"(tables: {', '.join(sorted(tables))}); pass another --store")
-        row = self.conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-        version = int(row[0]) if row else 1
-        if version != SCHEMA_VERSION:
-            raise StoreError(f"{self.path} is an frbench results store of schema {version}; this frbench reads and "
-                             f"writes schema {SCHEMA_VERSION} (per-image set-level vectors). Keep the old store for "
-                             f"the frbench that wrote it and pass a new --store")
+        self.conn, self.migrated_from = open_store(self.path, readonly)
 
     # -- context management -----------------------------------------------------------------
     def close(self) -> None:
@@ -210,19 +181,23 @@ class ResultStore:
         return out
 
     # -- progress / resume --------------------------------------------------------------------
-    def completed(self, run_id: str, per_image: Sequence[str], set_level: Sequence[str]) -> dict[str, set[str]]:
+    def completed(self, run_id: str, per_image: Sequence[str], set_level: Sequence[str],
+                  outputs: bool = False) -> dict[str, set[str]]:
         """For each sample with a row: the requested metrics it still lacks (empty set = done).
 
         A sample recorded as an error is done (it is not retried; ``bench runs remove`` it to retry); so
-        is a metric recorded as failed on a sample.
+        is a metric recorded as failed on a sample.  With ``outputs`` (``--save-images``), an ``ok`` sample
+        whose restored image is not saved also lacks :data:`SAVE` (a resume restores and saves it again).
         """
         out: dict[str, set[str]] = {}
         errored: set[str] = set()
-        for sample_id, status in self.conn.execute(
-                "SELECT sample_id, status FROM samples WHERE run_id=?", (run_id,)):
+        for sample_id, status, saved, output_error in self.conn.execute(
+                "SELECT sample_id, status, restored_path, output_error FROM samples WHERE run_id=?", (run_id,)):
             out[sample_id] = set(per_image) | set(set_level)
             if status == "error":
                 errored.add(sample_id)
+            elif outputs and (saved is None or output_error is not None):
+                out[sample_id].add(SAVE)
         for names, table in ((per_image, "scores"), (set_level, "set_members")):
             if not names:
                 continue
@@ -253,11 +228,12 @@ class ResultStore:
                 leases.check(self.conn, run_id, token)
             self.conn.executemany(
                 "INSERT OR REPLACE INTO samples (run_id, sample_id, position, status, stage, error, source,"
-                " degradation, attributes, hq_size, lq_size, hq_key, restored_path, seconds)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " degradation, attributes, hq_size, lq_size, hq_key, restored_path, seconds, notes, output_error)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 [(run_id, r.sample_id, r.position, r.status, r.stage, r.error, r.source, _json_or_none(r.degradation),
                   _json_or_none(r.attributes), _json_or_none(list(r.hq_size) if r.hq_size else None),
-                  _json_or_none(list(r.lq_size) if r.lq_size else None), r.hq_key, r.restored_path, r.seconds)
+                  _json_or_none(list(r.lq_size) if r.lq_size else None), r.hq_key, r.restored_path, r.seconds,
+                  _json_or_none(r.notes or None), r.output_error)
                  for r in records],
             )
             rows = []
@@ -292,6 +268,20 @@ class ResultStore:
                 "INSERT INTO set_results (run_id, metric, key, value, ids_digest, n_ids) VALUES (?,?,?,?,?,?)",
                 [(run_id, metric, k, _float_or_none(v), digest, len(ids)) for k, v in values.items()])
 
+    def write_dataset_issues(self, run_id: str, issues: Iterable[tuple[str, str]], token: str | None = None) -> None:
+        """Replace the run's dataset issues by ``(path, reason)`` pairs (what this indexing reported)."""
+        with self._transaction():
+            if token is not None:
+                leases.check(self.conn, run_id, token)
+            self.conn.execute("DELETE FROM dataset_issues WHERE run_id=?", (run_id,))
+            self.conn.executemany("INSERT OR IGNORE INTO dataset_issues (run_id, path, reason) VALUES (?,?,?)",
+                                  [(run_id, str(path), str(reason)) for path, reason in issues])
+
+    def dataset_issues(self, run_id: str) -> list[tuple[str, str]]:
+        """``(path, reason)`` of every issue indexing the dataset reported for the run (skipped files, bad labels)."""
+        return list(self.conn.execute("SELECT path, reason FROM dataset_issues WHERE run_id=? ORDER BY path, reason",
+                                      (run_id,)))
+
     # -- removing -----------------------------------------------------------------------------
     def remove_run(self, run_id: str) -> dict[str, int]:
         """Delete a run and everything it wrote (its HQ-side vectors stay: they are shared); refuses while
@@ -301,7 +291,8 @@ class ResultStore:
             current = leases.holder(self.conn, run_id)
             if current is not None and current.alive():
                 raise leases.RunBusyError(f"run {run_id} is being written by {current.describe()}; not removed")
-            for table in ("samples", "scores", "vectors", "set_members", "set_results", "run_metrics", "leases", "runs"):
+            for table in ("samples", "scores", "vectors", "set_members", "set_results", "run_metrics", "dataset_issues",
+                          "leases", "runs"):
                 counts[table] = self.conn.execute(f"DELETE FROM {table} WHERE run_id=?", (run_id,)).rowcount
         return counts
 
@@ -332,11 +323,12 @@ class ResultStore:
         cur = self.conn.execute(
             "SELECT r.run_id, r.method, r.dataset, r.protocol, r.seed, r.synthetic, r.status, r.n_planned,"
             " r.identity, r.config, r.frbench_version, r.created, r.updated,"
-            " (SELECT COUNT(*) FROM samples s WHERE s.run_id=r.run_id AND s.status='ok'),"
-            " (SELECT COUNT(*) FROM samples s WHERE s.run_id=r.run_id AND s.status='error')"
+            " (SELECT COUNT(*) FROM samples s WHERE s.run_id=r.run_id AND NOT " + FAILED_ROW + "),"
+            " (SELECT COUNT(*) FROM samples s WHERE s.run_id=r.run_id AND " + FAILED_ROW + "),"
+            " (SELECT COUNT(*) FROM dataset_issues d WHERE d.run_id=r.run_id)"
             " FROM runs r ORDER BY r.created, r.run_id")
         names = ["run_id", "method", "dataset", "protocol", "seed", "synthetic", "status", "n_planned",
-                 "identity", "config", "frbench_version", "created", "updated", "n_ok", "n_error"]
+                 "identity", "config", "frbench_version", "created", "updated", "n_ok", "n_error", "n_dataset_issues"]
         out = []
         for row in cur.fetchall():
             item = dict(zip(names, row))
@@ -367,21 +359,23 @@ class ResultStore:
     def sample_rows(self, run_id: str) -> list[dict[str, Any]]:
         cur = self.conn.execute(
             "SELECT sample_id, position, status, stage, error, source, degradation, attributes, hq_size, lq_size,"
-            " hq_key, restored_path, seconds FROM samples WHERE run_id=? ORDER BY sample_id", (run_id,))
+            " hq_key, restored_path, seconds, notes, output_error FROM samples WHERE run_id=? ORDER BY sample_id",
+            (run_id,))
         names = [d[0] for d in cur.description]
         rows = []
         for row in cur:
             item = dict(zip(names, row))
-            for key in ("degradation", "attributes", "hq_size", "lq_size"):
+            for key in ("degradation", "attributes", "hq_size", "lq_size", "notes"):
                 item[key] = json.loads(item[key]) if item[key] else None
             rows.append(item)
         return rows
 
     def sample_ids(self, run_id: str, status: str | None = None) -> list[str]:
-        """The run's sample ids in its seeded order (``position``), optionally only ``ok`` or ``error`` ones."""
-        query = "SELECT sample_id FROM samples WHERE run_id=?" + (" AND status=?" if status else "")
-        query += " ORDER BY position, sample_id"
-        return [sid for (sid,) in self.conn.execute(query, (run_id, status) if status else (run_id,))]
+        """The run's sample ids in its seeded order (``position``), optionally only ``ok`` or ``error`` ones
+        (``error`` includes the incomplete rows, whose required output was not written; ``ok`` excludes them)."""
+        where = {None: "", "ok": " AND NOT " + FAILED_ROW, "error": " AND " + FAILED_ROW}[status]
+        query = f"SELECT sample_id FROM samples WHERE run_id=?{where} ORDER BY position, sample_id"
+        return [sid for (sid,) in self.conn.execute(query, (run_id,))]
 
     def set_member_ids(self, run_id: str, metric: str) -> list[str]:
         """Samples a set-level metric of the run covers (its value is computed over them), sorted."""
@@ -432,6 +426,9 @@ class ResultStore:
         rows = list(self.conn.execute(
             "SELECT sample_id, stage, error FROM samples WHERE run_id=? AND status='error' ORDER BY sample_id",
             (run_id,)))
+        rows += list(self.conn.execute(
+            "SELECT sample_id, 'save', output_error FROM samples WHERE run_id=? AND status='ok' AND output_error IS NOT"
+            " NULL ORDER BY sample_id", (run_id,)))
         rows += [(sid, f"metric {m}", e) for sid, m, e in self.conn.execute(
             "SELECT sample_id, metric, error FROM scores WHERE run_id=? AND error IS NOT NULL ORDER BY sample_id",
             (run_id,))]
@@ -454,12 +451,13 @@ class ResultStore:
 
     def metric_summary(self, run_id: str, sample_ids: Iterable[str] | None = None) -> dict[str, dict[str, float]]:
         """Per-image metric -> mean, std, n over finite values (+ count of infinite values), over the ok
-        samples (or only ``sample_ids``)."""
+        samples, incomplete rows excluded (or only ``sample_ids``)."""
         wanted = None if sample_ids is None else set(sample_ids)
         values: dict[str, list[float]] = {}
         for sid, metric, value in self.conn.execute(
                 "SELECT sc.sample_id, sc.metric, sc.value FROM scores sc JOIN samples s ON s.run_id=sc.run_id AND"
-                " s.sample_id=sc.sample_id WHERE sc.run_id=? AND s.status='ok' AND sc.value IS NOT NULL", (run_id,)):
+                " s.sample_id=sc.sample_id WHERE sc.run_id=? AND NOT " + FAILED_ROW.replace("status", "s.status")
+                .replace("output_error", "s.output_error") + " AND sc.value IS NOT NULL", (run_id,)):
             if wanted is None or sid in wanted:
                 values.setdefault(metric, []).append(value)
         out: dict[str, dict[str, float]] = {}

@@ -1,6 +1,6 @@
 """The schema of the results store (SQLite), table by table.  See :mod:`bench.harness.store` for how it is written.
 
-Tables (schema 2)
+Tables (schema 3)
 -----------------
 ``runs``         one row per run identity: the ``run_id`` is a hash of the identity (frbench version,
                  method with the sha256 of every weights file it loads, dataset, protocol and its
@@ -13,7 +13,10 @@ Tables (schema 2)
                  direction of each of its outputs, so that leaderboards need no import of metric code.
 ``samples``      one row per (run, sample): status ``ok`` or ``error``, the failing stage and cause, the
                  degradation parameters actually used, attributes, sizes, the HQ content key, the
-                 sample's position in the run's seeded order, timing.
+                 sample's position in the run's seeded order, timing, how the inputs were read
+                 (``notes``, e.g. an EXIF orientation applied) and ``output_error``: a required output
+                 (``--save-images``) that could not be written -- the row is then incomplete: counted as
+                 failed, left out of comparisons, and retried by a resume.
 ``scores``       one row per (run, sample, per-image output): the value, or NULL and an error.
 ``vectors``      per-image vectors of set-level metrics on the restored side (Inception features,
                  attribute predictions), one row per (run, sample, channel).
@@ -21,13 +24,15 @@ Tables (schema 2)
                  method on the same faces, so the HQ side is computed once per dataset.
 ``set_members``  which samples each set-level metric of a run covers (or failed on, with the error).
 ``set_results``  the set-level values of each run over all its members, with the digest of those ids.
+``dataset_issues`` what indexing the dataset reported for a run (a skipped file, a bad label row), with
+                 the path and the reason: ``bench errors`` lists them.
 ``leases``       the writer lease of each running run (:mod:`bench.harness.leases`).
 """
 from __future__ import annotations
 
 from bench.harness import leases
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -79,6 +84,8 @@ CREATE TABLE IF NOT EXISTS samples (
     hq_key TEXT,
     restored_path TEXT,
     seconds REAL,
+    notes TEXT,
+    output_error TEXT,
     PRIMARY KEY (run_id, sample_id)
 );
 CREATE TABLE IF NOT EXISTS scores (
@@ -122,7 +129,21 @@ CREATE TABLE IF NOT EXISTS set_results (
     n_ids INTEGER,
     PRIMARY KEY (run_id, metric, key)
 );
+CREATE TABLE IF NOT EXISTS dataset_issues (
+    run_id TEXT NOT NULL,
+    path TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (run_id, path, reason)
+);
 """ + leases.LEASE_SCHEMA
 
 TABLES = ("meta", "runs", "run_metrics", "metric_info", "samples", "scores", "vectors", "ref_vectors",
-           "set_members", "set_results", "leases")
+           "set_members", "set_results", "dataset_issues", "leases")
+
+#: statements taking a store from schema N to N + 1 (applied in order, in one transaction, after a backup)
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    2: ("ALTER TABLE samples ADD COLUMN notes TEXT",
+        "ALTER TABLE samples ADD COLUMN output_error TEXT",
+        "CREATE TABLE IF NOT EXISTS dataset_issues (run_id TEXT NOT NULL, path TEXT NOT NULL, reason TEXT NOT NULL,"
+        " PRIMARY KEY (run_id, path, reason))"),
+}

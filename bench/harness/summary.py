@@ -63,7 +63,8 @@ class RunSummary:
                 shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
             lines.append(f"  {metric:>12}: {shown}")
         if self.dataset_issues:
-            lines.append(f"  dataset indexing reported {len(self.dataset_issues)} issue(s) (files skipped or unlabelled):")
+            lines.append(f"  dataset indexing reported {len(self.dataset_issues)} issue(s) (files skipped or unlabelled; "
+                         f"stored with the run, `bench errors` lists them all):")
             for path, reason in self.dataset_issues[:max_errors]:
                 lines.append(f"    {path}: {reason}")
             if len(self.dataset_issues) > max_errors:
