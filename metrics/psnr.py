@@ -88,6 +88,10 @@ class PSNR(PerImageMetric):
         # the instance name follows the representation (the class attribute stays "psnr")
         self.name = "psnr" if channel == "rgb" else f"psnr_{channel}"  # type: ignore[misc]
 
+    def min_side(self) -> int:
+        """No window (``min_size`` 1), but ``crop_border`` pixels are removed on each side: ``1 + 2·crop_border``."""
+        return 1 + 2 * self.crop_border
+
     def __call__(self, restored: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
         return psnr(restored, reference, self.channel, self.crop_border, self.quantize)
 

@@ -165,6 +165,8 @@ class SSIM(PerImageMetric):
     )
     licence = "MIT (frbench implementation)"
     value_range = (-1.0, 1.0)
+    #: the 11x11 Gaussian window, 'valid' filtering (MATLAB ssim.m: -Inf below it)
+    min_size: ClassVar[int] = WINDOW_SIZE
 
     name: ClassVar[str] = "ssim"
     higher_is_better: ClassVar[bool] = True
@@ -178,6 +180,10 @@ class SSIM(PerImageMetric):
         self.quantize = bool(quantize)
         # the instance name follows the representation (the class attribute stays "ssim")
         self.name = "ssim" if channel == "rgb" else f"ssim_{channel}"  # type: ignore[misc]
+
+    def min_side(self) -> int:
+        """The window plus the border cropped on each side: ``11 + 2·crop_border``."""
+        return WINDOW_SIZE + 2 * self.crop_border
 
     def __call__(self, restored: torch.Tensor, reference: torch.Tensor | None = None) -> torch.Tensor:
         return ssim(restored, reference, self.channel, self.crop_border, self.quantize)

@@ -45,6 +45,7 @@ def test_metric_declares_its_contract(name):
         assert issubclass(cls, SetMetric) and isinstance(key, str), (name, key)
     if issubclass(cls, PerImageMetric):
         assert callable(getattr(cls, "__call__")), name
+        assert isinstance(cls.min_size, int) and cls.min_size >= 1, name  # smallest side it is defined on
         for extra in cls.extra_outputs:  # every extra output has a declared (or informational) direction
             assert output_direction(cls, extra) in DIRECTIONS, (name, extra)
     else:
@@ -94,7 +95,12 @@ def test_degradation_is_described_and_deterministic(name):
     assert DEGRADATIONS.describe(name) and degradation.name == name
     described = degradation.describe()
     assert described["name"] == name and "pipeline" in described and "version" in described
-    hq = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    side = degradation.min_hq_side()  # the smallest HQ it degrades is declared, and smaller ones are refused
+    assert isinstance(side, int) and side >= 1, name
+    if side > 1:
+        with pytest.raises(ValueError, match=f"smaller than the minimum {side}x{side}"):
+            degradation.apply(np.zeros((side - 1, side + 5, 3), np.uint8), 3, "face-1")
+    hq = np.random.default_rng(0).integers(0, 256, (max(64, side), max(64, side), 3), dtype=np.uint8)
     lq_a, params_a = degradation.apply(hq, 3, "face-1")
     lq_b, params_b = degradation.apply(hq, 3, "face-1")
     assert np.array_equal(lq_a, lq_b) and params_a == params_b  # a function of (seed, sample id) only

@@ -28,6 +28,11 @@ DEFAULTS: dict = {
     "save_images": False,
     "device": "cpu",
     "workers": 2,  # decoding threads (per process: the driver, or each Ray worker)
+    # input images (bench.core.imageio): more pixels (W*H, read from the header) are refused before decoding
+    # (40 MP = 120 MB as uint8 RGB); larger files (stat size) are refused before reading (at least 8 bytes per
+    # allowed pixel, so --max-pixels raises both)
+    "max_pixels": 40_000_000,
+    "max_image_bytes": 256 * 1024 * 1024,
     # where samples are processed: "local" (this process) or "ray" (actors of a Ray cluster; bench.harness.executors)
     "executor": "local",
     "ray_address": None,  # None: a Ray cluster on this machine (or $RAY_ADDRESS); "auto" or HOST:PORT: an existing one

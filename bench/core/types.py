@@ -31,14 +31,32 @@ GENDER_LABELS: tuple[str, ...] = ("female", "male")
 def age_to_bin(age_years: float) -> int:
     """Index (0..9) of the FFHQ-Aging age group holding ``age_years``.
 
-    Ages are floored to whole years first (a 2.7-year-old is in ``0-2``); negative ages raise,
-    ages above 120 fall in the last group.
+    Total: anything but a finite real number ``>= 0`` raises ``ValueError`` with a short cause, never
+    another exception. Accepted: ``int``, ``float``, numpy integer/floating scalars and 0-d arrays.
+    Refused: ``None``, ``bool`` (``True`` is not an age), text (parse it first:
+    :func:`bench.data.datasets._common.parse_age`), NaN, infinities, negative ages and integers too large
+    for a float. Ages are floored to whole years first (a 2.7-year-old is in ``0-2``); ages above 120
+    fall in the last group (classifier predictions may overshoot; label files are range-checked by the
+    dataset parsers before they get here).
     """
-    if age_years is None or not np.isfinite(age_years):
-        raise ValueError(f"age must be a finite number of years, got {age_years!r}")
-    if age_years < 0:
-        raise ValueError(f"age must be >= 0 years, got {age_years!r}")
-    whole = int(np.floor(age_years))
+    import math
+    import numbers
+
+    value = age_years
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise ValueError(f"age must be a number of years, got {type(value).__name__}")
+    try:
+        number = float(value)
+    except (OverflowError, TypeError, ValueError):
+        raise ValueError(f"age must be a finite number of years, got a {type(value).__name__} too large "
+                         "for a float") from None
+    if not math.isfinite(number):
+        raise ValueError(f"age must be a finite number of years, got {number!r}")
+    if number < 0:
+        raise ValueError(f"age must be >= 0 years, got {number!r}")
+    whole = math.floor(number)
     for index, (_, hi) in enumerate(AGE_BINS):
         if whole <= hi:
             return index
@@ -46,11 +64,18 @@ def age_to_bin(age_years: float) -> int:
 
 
 def age_bin_from_label(label: str) -> int:
-    """Index of an FFHQ-Aging group given its label such as ``"20-29"``."""
-    try:
-        return AGE_BIN_LABELS.index(label.strip())
-    except ValueError:
-        raise ValueError(f"unknown age group {label!r}; expected one of {', '.join(AGE_BIN_LABELS)}") from None
+    """Index of an FFHQ-Aging group given its label such as ``"20-29"`` (surrounding spaces ignored).
+
+    Total: anything else (another spelling, a non-string) raises ``ValueError`` naming at most the first
+    40 characters of the label.
+    """
+    if not isinstance(label, str):
+        raise ValueError(f"age group label must be text such as '20-29', got {type(label).__name__}")
+    text = label.strip()
+    if text in AGE_BIN_LABELS:
+        return AGE_BIN_LABELS.index(text)
+    shown = repr(text) if len(text) <= 40 else f"{text[:40]!r}... ({len(text)} characters)"
+    raise ValueError(f"unknown age group {shown}; expected one of {', '.join(AGE_BIN_LABELS)}")
 
 
 @dataclass(frozen=True)
@@ -302,14 +327,29 @@ class PerImageMetric(MetricInfo):
     uses_reference: ClassVar[bool] = False
     #: names of extra per-image columns returned by ``details`` (none by default)
     extra_outputs: ClassVar[tuple[str, ...]] = ()
+    #: smallest image side (pixels, for H and W) the metric is defined on: its window or block (SSIM 11,
+    #: NIQE 96, BRISQUE 14); 1 when it has none.  The runner records a per-image error naming this limit for
+    #: a smaller image instead of computing a value (:func:`min_input_side`).
+    min_size: ClassVar[int] = 1
 
     def __call__(self, restored, reference=None):  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def min_side(self) -> int:
+        """Smallest H and W this instance accepts: ``min_size`` (metrics that crop a border add it)."""
+        return int(self.min_size)
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "higher_is_better": self.higher_is_better,
                 "needs_reference": self.needs_reference, "unit": self.unit,
                 "options": {k: v for k, v in vars(self).items() if not k.startswith("_")}}
+
+
+def min_input_side(metric: Any) -> int:
+    """Smallest image side ``metric`` is defined on (:meth:`PerImageMetric.min_side`; 1 for a plug-in that
+    declares nothing)."""
+    side = getattr(metric, "min_side", None)
+    return max(1, int(side() if callable(side) else getattr(metric, "min_size", 1)))
 
 
 #: Sides of a per-image vector of a set-level metric: computed from the restored image (stored per run)

@@ -5,11 +5,18 @@
 metadata (:func:`cli_fields`), the Python API and the runner take the same names as keywords, and a
 study file's cells are RunConfigs too.  An unknown option is a :class:`~bench.core.errors.ConfigurationError`
 with a "did you mean" suggestion.
+
+Values are checked when a RunConfig is made (:meth:`RunConfig.validate`), before anything is built or
+written, whichever way the options came (command line, API, study file): seeds are integers in
+0 .. 2**63-1 (the range the seeded permutation and the degradations accept), counts (``limit``,
+``batch_size``, ``workers``, ``shard_size``, ``ray_workers``, ``max_pixels``) integers >= 1; a wrong value is a
+ConfigurationError naming the option and its flag, never a traceback or a run of error rows.
 """
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import numbers
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -40,7 +47,7 @@ class RunConfig:
                                   f"images", "--degradation")
     limit: int | None = _opt(DEFAULTS["limit"], "use only N samples: the first N of one seeded permutation of the "
                                                 "dataset's ids (the same for every method, nested: a larger limit "
-                                                "extends the run)", "--limit", parse="count")
+                                                "extends the run)", "--limit", parse="positive")
     subset: str = _opt(DEFAULTS["subset"], "order --limit takes samples in: random (seeded permutation) or first "
                                            "(name order, not a random sample)", "--subset", choices=("random", "first"))
     subset_seed: int | None = _opt(None, "seed of the sample permutation (None: the run's --seed)", "--subset-seed",
@@ -53,6 +60,9 @@ class RunConfig:
     batch_size: int = _opt(DEFAULTS["batch_size"], "images per batch", "--batch-size", parse="positive")
     device: str = _opt(DEFAULTS["device"], "torch device (cpu, cuda, cuda:1, ...)", "--device")
     workers: int = _opt(DEFAULTS["workers"], "image decoding threads", "--workers", parse="positive")
+    max_pixels: int = _opt(DEFAULTS["max_pixels"], "largest input image in pixels (W*H, read from the file's header): "
+                                                   "a larger one is refused before decoding, as a per-image error",
+                           "--max-pixels", metavar="N", parse="positive")
     dataset_options: dict = _opt({}, "dataset option, repeatable (e.g. -D split=test, -D n=256 for synthetic)",
                                  "--dataset-option", "-D", kind="key_value", metavar="KEY=VALUE")
     method_options: dict = _opt({}, "method option, repeatable", "--method-option", "-M", kind="key_value",
@@ -72,6 +82,22 @@ class RunConfig:
                                                           f"of --batch-size (None: {DEFAULTS['ray_shard_batches']} "
                                                           f"batches)", "--shard-size", metavar="N", parse="positive")
 
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Refuse a value no run can use (see the module documentation), naming the option and its flag."""
+        for name, (low, high, optional) in _INTEGER_OPTIONS.items():
+            value = getattr(self, name)
+            if value is None and optional:
+                continue
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+                flags = RunConfig.__dataclass_fields__[name].metadata.get("flags") or ()
+                bounds = f"in {low} .. 2**63-1" if name.endswith("seed") else f">= {low}"
+                raise ConfigurationError(f"option {name}{f' ({flags[0]})' if flags else ''} must be an integer "
+                                         f"{bounds}{' (or None)' if optional else ''}, got {value!r}")
+            setattr(self, name, int(value))
+
     @classmethod
     def from_options(cls, **options: Any) -> "RunConfig":
         """A configuration from keyword options; an unknown name is a clear error with a suggestion."""
@@ -89,6 +115,16 @@ class RunConfig:
     def as_options(self) -> dict[str, Any]:
         """The fields as keyword options (shallow: method and dataset objects are kept as they are)."""
         return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+_MAX_SEED = 2 ** 63 - 1
+_MAX_COUNT = 2 ** 63 - 1  # an upper bound only for the comparison
+#: integer options checked by :meth:`RunConfig.validate`: name -> (lowest, highest, None allowed)
+_INTEGER_OPTIONS: dict[str, tuple[int, int, bool]] = {
+    "seed": (0, _MAX_SEED, False), "subset_seed": (0, _MAX_SEED, True), "limit": (1, _MAX_COUNT, True),
+    "batch_size": (1, _MAX_COUNT, False), "workers": (1, _MAX_COUNT, False), "shard_size": (1, _MAX_COUNT, True),
+    "ray_workers": (1, _MAX_COUNT, True), "max_pixels": (1, _MAX_COUNT, False),
+}
 
 
 def cli_fields() -> Iterator[tuple[dataclasses.Field, Mapping[str, Any]]]:

@@ -92,6 +92,9 @@ class RunPlan(MetricGroups):
         self.channels = {name: self._channels(metric) for name, metric in self.set_metrics.items()}
         self.seed = int(c.seed)
         self.subset_seed = self.seed if c.subset_seed is None else int(c.subset_seed)
+        # input images above it are refused from their header (bench.core.imageio); not part of the identity:
+        # it decides which files are refused, never the result of an accepted one
+        self.max_pixels = int(c.max_pixels)
 
     # -- components -----------------------------------------------------------------------------
     def _captured(self) -> bool:

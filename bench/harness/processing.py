@@ -149,8 +149,10 @@ class ShardProcessor(MetricGroups):
     def __init__(self, *, method: Any, method_name: str, degradation: Any, metrics: Mapping[str, Any], seed: int,
                  batch_size: int, workers: int, save_images: bool, image_folder: str | Path,
                  channels: Mapping[str, Mapping[str, tuple[str, str]]] | None = None,
-                 known_refs: Mapping[str, set[str]] | None = None, positions: Mapping[str, int] | None = None) -> None:
+                 known_refs: Mapping[str, set[str]] | None = None, positions: Mapping[str, int] | None = None,
+                 max_pixels: int | None = None) -> None:
         self.method, self.method_name, self.degradation = method, method_name, degradation
+        self.max_pixels = None if max_pixels is None else int(max_pixels)  # None: DEFAULTS["max_pixels"]
         self.metrics = dict(metrics)
         self.seed, self.batch_size, self.workers = int(seed), int(batch_size), max(1, int(workers))
         self.save_images, self.image_folder = save_images, Path(image_folder)
@@ -174,7 +176,7 @@ class ShardProcessor(MetricGroups):
         return cls(method=method, method_name=spec["method_name"], degradation=degradation, metrics=metrics,
                    seed=spec["seed"], batch_size=spec["batch_size"], workers=spec["workers"],
                    save_images=spec["save_images"], image_folder=spec["image_folder"], channels=spec["channels"],
-                   known_refs=spec["known_refs"], positions=spec["positions"])
+                   known_refs=spec["known_refs"], positions=spec["positions"], max_pixels=spec.get("max_pixels"))
 
     # -- entry points ---------------------------------------------------------------------------
     def batches(self, todo: Sequence[tuple[Sample, set[str]]]) -> Iterator[ShardResult]:
@@ -211,11 +213,19 @@ class ShardProcessor(MetricGroups):
         stage = "decode"
         try:
             if sample.hq is not None:
-                item.hq = read_image(sample.hq, name=sample.describe_source("hq"))
+                info: dict[str, Any] = {}
+                item.hq = read_image(sample.hq, name=sample.describe_source("hq"), max_pixels=self.max_pixels,
+                                     info=info)
+                if "exif_orientation" in info:  # applied (as cv2.imread does) and recorded with the row
+                    record.notes["hq_exif_orientation"] = info["exif_orientation"]
                 record.hq_size = list(item.hq.shape[:2])
                 record.hq_key = content_key(item.hq)
             if sample.lq is not None:
-                item.lq = read_image(sample.lq, name=sample.describe_source("lq"))
+                info = {}
+                item.lq = read_image(sample.lq, name=sample.describe_source("lq"), max_pixels=self.max_pixels,
+                                     info=info)
+                if "exif_orientation" in info:
+                    record.notes["lq_exif_orientation"] = info["exif_orientation"]
                 record.degradation = {"protocol": "captured"}
             elif item.hq is not None:
                 stage = "degrade"
@@ -262,13 +272,22 @@ class ShardProcessor(MetricGroups):
     def _score_group(self, group: list[_Item], restored_u8: np.ndarray) -> None:
         import torch
 
+        from bench.core.types import min_input_side
+
         restored = torch.from_numpy(restored_u8).permute(0, 3, 1, 2).contiguous()
         reference = None
         if any(it.hq is not None for it in group):
             reference = image_to_uint8_tensor([it.hq for it in group])
+        height, width = (int(v) for v in restored.shape[-2:])  # one size per group (grouped by shape)
         for name, metric in self.per_image_metrics.items():
             wanted = [i for i, it in enumerate(group) if name in it.missing]
             if not wanted:
+                continue
+            minimum = min_input_side(metric)
+            if min(height, width) < minimum:  # below the metric's window / block: an error, never a value
+                for i in wanted:
+                    group[i].record.score_errors[name] = (f"{group[i].record.source}: image {height}x{width} (HxW) is "
+                                                          f"smaller than {name}'s minimum {minimum}x{minimum}")
                 continue
             try:
                 if metric.needs_reference and (reference is None or reference.shape != restored.shape):
@@ -355,10 +374,13 @@ class ShardProcessor(MetricGroups):
         return out
 
     def _save(self, group: list[_Item]) -> None:
+        """Write each restored image (``--save-images``).  A failure (full disk, permissions) makes the row
+        incomplete (``output_error``): counted as failed, and restored and saved again by a resume."""
         for it in group:
             path = self.image_folder / f"{it.sample.id}.png"
             try:
                 write_png(path, it.restored)
-                it.record.restored_path = str(path)
-            except OSError as exc:
-                it.record.score_errors["save"] = f"{path}: cannot save restored image: {short_error(exc)}"
+                it.record.restored_path, it.record.output_error = str(path), None
+            except Exception as exc:
+                it.record.restored_path = None
+                it.record.output_error = f"{path}: cannot save the restored image: {short_error(exc)}"

@@ -31,6 +31,7 @@ Modules: :mod:`.base` (the interface, seeding, :class:`Identity`), :mod:`.ops` (
 :mod:`.bicubic`, :mod:`.debiasfr`, :mod:`.replay` (:func:`degradation_from_params`).
 """
 from bench.data.degradation.base import (
+    MIN_LQ_SIDE,
     PIPELINE_VERSION,
     Degradation,
     Identity,
@@ -57,7 +58,7 @@ from bench.data.degradation.debiasfr import (
 from bench.data.degradation.ops import blur_reflect, gaussian_kernel, jpeg_codec, jpeg_roundtrip, resize_bilinear_torch
 from bench.data.degradation.replay import degradation_from_params
 
-__all__ = ["PIPELINE_VERSION", "DEBIASFR_RANGES", "Degradation", "Identity", "BicubicDownsample",
+__all__ = ["MIN_LQ_SIDE", "PIPELINE_VERSION", "DEBIASFR_RANGES", "Degradation", "Identity", "BicubicDownsample",
            "DebiasFRDegradation", "id_digest", "sample_seed_sequence", "gaussian_kernel", "blur_reflect",
            "resize_bilinear_torch", "jpeg_roundtrip", "jpeg_codec", "bicubic_lq_size", "debiasfr_lq_size",
            "degradation_from_params", "bicubic_x4", "bicubic_x8", "bicubic_x16", "bicubic_x32", "debiasfr_random",

@@ -3,6 +3,15 @@ the trivial protocol :class:`Identity` (see :mod:`bench.data.degradation`).
 
 Everything random is drawn from a :class:`numpy.random.SeedSequence` built from the run seed and the
 SHA-256 digest of the UTF-8 sample id (:func:`sample_seed_sequence`), one child stream per random component.
+
+Minimum sizes: each protocol declares the smallest HQ side it degrades (:meth:`Degradation.min_hq_side`,
+pixels, for both H and W) and ``apply`` refuses a smaller HQ with a ``ValueError`` naming the size and the
+minimum (the runner records it as the sample's error).  The rule: the LQ keeps at least
+:data:`MIN_LQ_SIDE` = 4 pixels a side at the protocol's largest scale — 4 is the support of the cubic
+kernel the methods start with (bicubic upsampling: fewer samples than taps is mostly edge replication), and
+it keeps the documented tracks (a 200-pixel UTKFace face at x32 gives a 6-pixel LQ); plus what the
+protocol's own filters need (DebiasFR's reflect-padded 41x41 blur: a side above the padding, as torch's
+``reflect`` requires).  A 3x5000 HQ is thus refused by ``x8`` instead of becoming a 1x625 LQ.
 """
 from __future__ import annotations
 
@@ -16,6 +25,9 @@ import numpy as np
 PIPELINE_VERSION = 1
 
 _MAX_SEED = 2 ** 64
+
+#: Smallest LQ side (pixels) a protocol may produce at its largest scale (see the module documentation).
+MIN_LQ_SIDE = 4
 
 
 # -- seeding ----------------------------------------------------------------------------------------
@@ -56,6 +68,12 @@ def _check_hq(hq: np.ndarray) -> tuple[int, int]:
     if hq.shape[0] < 1 or hq.shape[1] < 1:
         raise ValueError(f"HQ image is empty: {hq.shape}")
     return int(hq.shape[0]), int(hq.shape[1])
+
+
+def _check_min_size(size: tuple[int, int], minimum: int, name: str, rule: str) -> None:
+    if min(size) < minimum:
+        raise ValueError(f"HQ image {size[0]}x{size[1]} (HxW) is smaller than the minimum {minimum}x{minimum} of "
+                         f"degradation {name!r} ({rule})")
 
 
 def _check_replay_size(hq: np.ndarray, params: Mapping[str, Any]) -> None:
@@ -99,6 +117,14 @@ class Degradation:
     def from_params(cls, params: Mapping[str, Any]) -> "Degradation":  # pragma: no cover
         raise NotImplementedError
 
+    def min_hq_side(self) -> int:
+        """Smallest HQ side (pixels, H and W) the protocol degrades; ``apply`` refuses smaller images."""
+        return 1
+
+    def min_size_rule(self) -> str:
+        """Why :meth:`min_hq_side` is what it is (one phrase, quoted in the refusal)."""
+        return "an image needs one pixel"
+
     # shared behaviour
     def _header(self, seed: int, sample_id: str, hq_size: tuple[int, int]) -> dict[str, Any]:
         return {"pipeline": self.pipeline, "version": self.version, "degradation": self.name,
@@ -107,6 +133,7 @@ class Degradation:
     def apply(self, hq: np.ndarray, seed: int, sample_id: str) -> tuple[np.ndarray, dict[str, Any]]:
         """Degrade ``hq`` (``uint8 [H, W, 3]``) -> ``(lq uint8 [h, w, 3], params)``, deterministic in (seed, id)."""
         hq_size = _check_hq(hq)
+        _check_min_size(hq_size, self.min_hq_side(), self.name, self.min_size_rule())
         params = _jsonable(self.draw(seed, sample_id, hq_size))
         lq = self.render(hq, params)
         params["lq_size"] = [int(lq.shape[0]), int(lq.shape[1])]

@@ -6,12 +6,14 @@
   ``uint8`` by PIL.  LQ size per side: ``max(1, floor(N/s + 1/2))`` — N/s rounded half *up*
   (MATLAB-style rounding, not Python's half-to-even ``round``), e.g. 200/16 = 12.5 → 13.  When ``s`` does
   not divide ``N`` the effective factor is ``N/n`` (PIL maps the whole image extent).  Nothing random.
+  Smallest HQ side: the smallest ``N`` whose LQ side is at least ``MIN_LQ_SIDE`` = 4, i.e.
+  ``ceil(s·(2·4 − 1)/2)``: 14, 28, 56, 112 for x4, x8, x16, x32 (:mod:`.base`).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from bench.data.degradation.base import Degradation, _check_replay_size
+from bench.data.degradation.base import MIN_LQ_SIDE, Degradation, _check_replay_size
 
 
 def bicubic_lq_size(size: int, scale: int) -> int:
@@ -34,6 +36,13 @@ class BicubicDownsample(Degradation):
     def options(self):
         return {"scale": self.scale, "resample": "PIL.Image.BICUBIC (Keys a=-0.5, antialiased)",
                 "lq_size_rule": "max(1, floor(N/scale + 1/2))"}
+
+    def min_hq_side(self) -> int:
+        """Smallest N with ``bicubic_lq_size(N, scale) >= MIN_LQ_SIDE``: ``ceil(scale·(2·MIN_LQ_SIDE − 1)/2)``."""
+        return (self.scale * (2 * MIN_LQ_SIDE - 1) + 1) // 2
+
+    def min_size_rule(self) -> str:
+        return f"its LQ must keep at least {MIN_LQ_SIDE} pixels a side at x{self.scale}"
 
     def draw(self, seed, sample_id, hq_size):
         params = self._header(seed, sample_id, hq_size)

@@ -32,6 +32,13 @@ ranges, :data:`DEBIASFR_RANGES` (also the defaults of the differentiable trainin
   torch's correlation.
 * ``debiasfr_x16``, ``debiasfr_x32`` [``debiasfr-x16``, ``debiasfr-x32``]: the same with the scale fixed
   (the CelebA-HQ [SUITE] tracks, ``docs/protocols/evaluation.md`` §1.2: 512 → 32×32 and 16×16 LQ).
+
+Smallest HQ side (:meth:`DebiasFRDegradation.min_hq_side`, :mod:`.base`): the larger of the blur's need,
+``kernel_size // 2 + 1`` = 21 (reflect padding 20 must be shorter than the side, as torch's ``reflect`` in
+the official code requires), and the smallest ``N`` with ``N // s ≥ MIN_LQ_SIDE`` = 4 at the **largest**
+scale the protocol can draw (``scale_range[1]`` = 20 when the scale is random, so that whether an image is
+accepted never depends on its seeded draw): 80 for ``debiasfr``, 64 for ``debiasfr-x16``, 128 for
+``debiasfr-x32``.
 """
 from __future__ import annotations
 
@@ -41,7 +48,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from bench.data.degradation.base import Degradation, _check_replay_size, _streams
+from bench.data.degradation.base import MIN_LQ_SIDE, Degradation, _check_replay_size, _streams
 from bench.data.degradation.ops import (
     blur_reflect,
     gaussian_kernel,
@@ -116,6 +123,21 @@ class DebiasFRDegradation(Degradation):
                 "noise_range": list(self.noise_range), "jpeg_range": list(self.jpeg_range),
                 "gray_prob": self.gray_prob, "jpeg_codec": jpeg_codec(),
                 "resize": "torch bilinear, align_corners=False, antialias=False"}
+
+    def min_hq_side(self) -> int:
+        """``max(kernel_size // 2 + 1, smallest N with N // s_max >= MIN_LQ_SIDE)`` (see the module doc)."""
+        largest = self.scale if self.scale is not None else self.scale_range[1]
+        side = max(1, math.ceil(MIN_LQ_SIDE * largest))
+        while debiasfr_lq_size(side, largest) < MIN_LQ_SIDE:  # float floor division: never trust ceil alone
+            side += 1
+        while side > 1 and debiasfr_lq_size(side - 1, largest) >= MIN_LQ_SIDE:
+            side -= 1
+        return max(self.kernel_size // 2 + 1, side)
+
+    def min_size_rule(self) -> str:
+        largest = self.scale if self.scale is not None else self.scale_range[1]
+        return (f"its LQ must keep at least {MIN_LQ_SIDE} pixels a side at scale {largest:g}, the largest it "
+                f"draws, and its {self.kernel_size}x{self.kernel_size} blur needs a side above its padding")
 
     def draw(self, seed, sample_id, hq_size):
         rng = _streams(seed, sample_id, ("kernel", "scale", "noise", "jpeg", "gray"))

@@ -168,8 +168,43 @@ def test_fixed_scale_sizes(size, expected):
     for scale, side in expected.items():
         lq, params = getattr(D, f"bicubic_x{scale}")().apply(hq, 0, "s")
         assert lq.shape == (side, side, 3) and params["lq_size"] == [side, side] and params["scale"] == scale
-    assert D.bicubic_x32().apply(np.zeros((16, 40, 3), np.uint8), 0, "s")[0].shape == (1, 1, 3)  # max(1, .)
+    with pytest.raises(ValueError, match=r"HQ image 16x40 \(HxW\) is smaller than the minimum 112x112 of "
+                                         r"degradation 'x32'"):
+        D.bicubic_x32().apply(np.zeros((16, 40, 3), np.uint8), 0, "s")  # would be a 1x1 LQ
     assert D.bicubic_x8().apply(np.zeros((100, 60, 3), np.uint8), 0, "s")[0].shape == (13, 8, 3)  # 12.5, 7.5 up
+
+
+@pytest.mark.parametrize("factory, expected", [(D.bicubic_x4, 14), (D.bicubic_x8, 28), (D.bicubic_x16, 56),
+                                               (D.bicubic_x32, 112), (D.debiasfr_random, 80), (D.debiasfr_x16, 64),
+                                               (D.debiasfr_x32, 128), (D.identity, 1)])
+def test_minimum_hq_side_is_declared_and_enforced(factory, expected):
+    """The smallest HQ side keeps the LQ at >= MIN_LQ_SIDE pixels at the largest scale; one pixel less is refused."""
+    degradation = factory()
+    side = degradation.min_hq_side()
+    assert side == expected
+    if side > 1:
+        for shape in ((side - 1, 500, 3), (500, side - 1, 3)):
+            with pytest.raises(ValueError, match=f"smaller than the minimum {side}x{side} of degradation"):
+                degradation.apply(np.zeros(shape, np.uint8), 0, "s")
+    if isinstance(degradation, D.BicubicDownsample):
+        assert D.bicubic_lq_size(side, degradation.scale) == D.MIN_LQ_SIDE
+        assert D.bicubic_lq_size(side - 1, degradation.scale) < D.MIN_LQ_SIDE
+    if isinstance(degradation, D.DebiasFRDegradation):
+        largest = degradation.scale or degradation.scale_range[1]
+        assert D.debiasfr_lq_size(side, largest) >= D.MIN_LQ_SIDE > D.debiasfr_lq_size(side - 1, largest)
+        assert side > degradation.kernel_size // 2  # torch's reflect padding needs a side above the padding
+    lq, _ = degradation.apply(np.zeros((side, side, 3), np.uint8), 0, "s")
+    assert min(lq.shape[:2]) >= min(side, D.MIN_LQ_SIDE)
+
+
+def test_debiasfr_minimum_holds_for_every_drawn_scale():
+    """With a random scale the minimum is taken at the largest scale: no accepted image gets a tiny LQ."""
+    degradation = D.debiasfr_random()
+    side = degradation.min_hq_side()
+    sizes = [degradation.draw(0, f"id{i}", (side, side))["lq_size"] for i in range(500)]
+    assert min(min(s) for s in sizes) >= D.MIN_LQ_SIDE
+    with pytest.raises(ValueError, match="3x5000"):
+        degradation.apply(np.zeros((3, 5000, 3), np.uint8), 0, "thin")
 
 
 def test_debiasfr_sizes():

@@ -54,3 +54,46 @@ def test_api_and_runner_take_the_same_options(tmp_path):
     again = Runner.from_config(RunConfig(method="bicubic", dataset="synthetic", dataset_options={"n": 3}, limit=2,
                                          metrics="psnr", store=tmp_path / "r.sqlite", progress=False)).run()
     assert again.run_id == summary.run_id and again.n_processed == 0
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("seed", 2 ** 63, r"option seed \(--seed\) must be an integer in 0 .. 2\*\*63-1, got 9223372036854775808"),
+    ("seed", -1, r"option seed \(--seed\) must be an integer in 0 .. 2\*\*63-1, got -1"),
+    ("seed", 1.5, r"option seed \(--seed\)"),
+    ("subset_seed", -3, r"option subset_seed \(--subset-seed\) must be an integer in 0 .. 2\*\*63-1 \(or None\)"),
+    ("limit", 0, r"option limit \(--limit\) must be an integer >= 1 \(or None\), got 0"),
+    ("batch_size", 0, r"option batch_size \(--batch-size\) must be an integer >= 1, got 0"),
+    ("workers", -2, r"option workers \(--workers\) must be an integer >= 1"),
+    ("shard_size", True, r"option shard_size \(--shard-size\) must be an integer >= 1 \(or None\), got True"),
+    ("max_pixels", 0, r"option max_pixels \(--max-pixels\) must be an integer >= 1, got 0"),
+    ("max_pixels", "40e6", r"option max_pixels \(--max-pixels\)"),
+])
+def test_wrong_values_are_refused_up_front_naming_the_option(tmp_path, option, value, message):
+    with pytest.raises(ConfigurationError, match=message):
+        RunConfig.from_options(**{option: value})
+    store = tmp_path / "r.sqlite"
+    with pytest.raises(ConfigurationError, match=message):
+        Runner("bicubic", "synthetic", dataset_options={"n": 2}, degradation="debiasfr", store=store,
+               progress=False, **{option: value})
+    assert not store.exists()  # refused before anything was written
+
+
+def test_valid_limits_pass_and_max_pixels_reaches_the_plan():
+    config = RunConfig.from_options(seed=2 ** 63 - 1, subset_seed=0, limit=1, max_pixels=123)
+    assert (config.seed, config.limit, config.max_pixels) == (2 ** 63 - 1, 1, 123)
+    assert RunConfig().max_pixels == DEFAULTS["max_pixels"]
+    runner = Runner("bicubic", "synthetic", dataset_options={"n": 2}, max_pixels=5000, progress=False)
+    assert runner.plan.max_pixels == 5000
+
+
+def test_cli_refuses_a_bad_seed_without_a_traceback(capsys):
+    from bench.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["run", "--seed", str(2 ** 63)])
+    assert exit_info.value.code == 2
+    assert "Traceback" not in capsys.readouterr().err
+    parser = build_parser()
+    assert parser.parse_args(["run", "--max-pixels", "1000"]).max_pixels == 1000
+    with pytest.raises(SystemExit):
+        parser.parse_args(["run", "--max-pixels", "0"])
