@@ -27,21 +27,49 @@ Labels
     ``Young`` (1 = young) and any attributes named in ``extra_attributes`` go to ``Attributes.extra``
     as 0/1 integers. Sample ids are the index zero-padded to five digits (``"00042"`` for ``42.jpg``),
     so that sorting by id is numeric order.
+
+Bad input (policy of :mod:`bench.data.datasets._common`; never a crash)
+    An image whose stem is not an ASCII index 0-29999, or an entry with an image extension that is not a
+    usable file (:func:`bench.core.imageio.list_images`), is an issue and skipped; two files with the same
+    index (``7.jpg`` and ``00007.png``) are an issue, the first by name kept (two encodings of one face).
+    In the attribute and mapping files a line with bytes that are not UTF-8, a NUL byte, the wrong
+    number of values or values other than ``-1``/``1`` is an issue naming the file and line; every row of
+    a key (file name, index) that appears on several rows is reported and none is used (they may
+    disagree). Only a file that cannot be read, or whose two header lines are unusable, stops indexing
+    (``ValueError`` naming the file).
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from bench.core.imageio import IMAGE_EXTENSIONS
+from bench.core.imageio import list_images
 from bench.core.types import Attributes, Dataset, DatasetIssue, Sample
-from bench.data.datasets._common import optional_str
+from bench.data.datasets._common import optional_str, read_label_text, shown, text_lines, text_problem, unique_rows
 
 HQ_ANNOTATION = "CelebAMask-HQ-attribute-anno.txt"
 CELEBA_ANNOTATION = "list_attr_celeba.txt"
 MAPPING = "CelebA-HQ-to-CelebA-mapping.txt"
 IMAGE_FOLDER = "CelebA-HQ-img"
-_CELEBA_KEY = re.compile(r"^\d{6}\.(jpg|png)$", re.IGNORECASE)
+_CELEBA_KEY = re.compile(r"[0-9]{6}\.(jpg|png)", re.IGNORECASE)  # ASCII digits, used with fullmatch
+#: Largest CelebA-HQ index.
+MAX_INDEX = 29999
+_VALUES = {"1": 1, "+1": 1, "-1": -1}
+
+
+def hq_index(text: str) -> int | None:
+    """The CelebA-HQ index written by ``text`` (1-5 ASCII digits, at most :data:`MAX_INDEX`), or ``None``."""
+    if re.fullmatch(r"[0-9]{1,5}", text) is None or int(text) > MAX_INDEX:
+        return None
+    return int(text)
+
+
+def _lines(path: Path, what: str) -> list[str]:
+    """Physical lines of a label text file; ``ValueError`` naming the file when it cannot be read."""
+    try:
+        return text_lines(read_label_text(path))
+    except ValueError as exc:
+        raise ValueError(f"{exc} ({what})") from None
 
 
 def read_attribute_table(path: Path, issues: list[DatasetIssue]) -> tuple[list[str], dict[str, list[int]]]:
@@ -49,39 +77,36 @@ def read_attribute_table(path: Path, issues: list[DatasetIssue]) -> tuple[list[s
 
     Malformed rows are reported in ``issues``; an unreadable file or header raises ``ValueError``.
     """
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read attribute file ({exc})") from None
+    lines = _lines(path, "attribute file")
     if len(lines) < 2:
         raise ValueError(f"{path}: attribute file needs a count line and a line of attribute names")
-    try:
-        declared = int(lines[0].strip())
-    except ValueError:
-        raise ValueError(f"{path}: line 1 should be the number of rows, got {lines[0].strip()!r}") from None
+    if re.fullmatch(r"[0-9]{1,9}", lines[0].strip()) is None:
+        raise ValueError(f"{path}: line 1 should be the number of rows, got {shown(lines[0].strip())}")
+    declared = int(lines[0].strip())
     names = lines[1].split()
+    if text_problem(lines[1]) is not None:
+        raise ValueError(f"{path}: line 2 (attribute names) is unusable ({text_problem(lines[1])})")
     if "Male" not in names:
         raise ValueError(f"{path}: line 2 (attribute names) has no 'Male' column")
-    table: dict[str, list[int]] = {}
+    keyed = []
     for number, line in enumerate(lines[2:], start=3):
         fields = line.split()
         if not fields:
             continue
         where = f"{path} line {number}"
+        problem = text_problem(line)
+        if problem is not None:
+            issues.append(DatasetIssue(where, f"{problem}; row not used"))
+            continue
         if len(fields) != len(names) + 1:
             issues.append(DatasetIssue(where, f"{len(fields) - 1} values for {len(names)} attributes"))
             continue
-        try:
-            values = [int(v) for v in fields[1:]]
-        except ValueError:
-            values = []
-        if len(values) != len(names) or any(v not in (-1, 1) for v in values):
+        values = [_VALUES.get(v) for v in fields[1:]]
+        if None in values:
             issues.append(DatasetIssue(where, "attribute values must be -1 or 1"))
             continue
-        if fields[0] in table:
-            issues.append(DatasetIssue(where, f"duplicate row for {fields[0]}"))
-            continue
-        table[fields[0]] = values
+        keyed.append((fields[0], number, values))
+    table = {key: values for key, (_, values) in unique_rows(keyed, path, issues, what="row key").items()}
     if declared != len(table):
         issues.append(DatasetIssue(str(path), f"line 1 declares {declared} rows, {len(table)} valid rows read"))
     return names, table
@@ -89,20 +114,22 @@ def read_attribute_table(path: Path, issues: list[DatasetIssue]) -> tuple[list[s
 
 def read_mapping(path: Path, issues: list[DatasetIssue]) -> dict[int, str]:
     """``{CelebA-HQ idx: CelebA file name}`` from ``CelebA-HQ-to-CelebA-mapping.txt``."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read mapping file ({exc})") from None
-    mapping: dict[int, str] = {}
-    for number, line in enumerate(lines, start=1):
+    keyed = []
+    for number, line in enumerate(_lines(path, "mapping file"), start=1):
         fields = line.split()
         if not fields or (number == 1 and fields[0] == "idx"):
             continue
-        if len(fields) != 3 or not fields[0].isdigit() or not fields[1].isdigit():
-            issues.append(DatasetIssue(f"{path} line {number}", "expected 'idx orig_idx orig_file'"))
+        problem = text_problem(line)
+        if problem is not None:
+            issues.append(DatasetIssue(f"{path} line {number}", f"{problem}; row not used"))
             continue
-        mapping[int(fields[0])] = fields[2]
-    return mapping
+        idx = hq_index(fields[0]) if len(fields) == 3 else None
+        if idx is None or re.fullmatch(r"[0-9]{1,9}", fields[1]) is None:
+            issues.append(DatasetIssue(f"{path} line {number}", f"expected 'idx orig_idx orig_file' with idx "
+                                                                f"0-{MAX_INDEX}; row not used"))
+            continue
+        keyed.append((str(idx), number, fields[2]))
+    return {int(key): name for key, (_, name) in unique_rows(keyed, path, issues, what="idx").items()}
 
 
 class CelebAHQ(Dataset):
@@ -163,7 +190,7 @@ class CelebAHQ(Dataset):
         missing = [a for a in self.extra_attributes if a not in names]
         if missing:
             raise ValueError(f"{path}: no attribute(s) {', '.join(missing)} (extra_attributes)")
-        if table and all(_CELEBA_KEY.match(key) for key in table):
+        if table and all(_CELEBA_KEY.fullmatch(key) for key in table):
             mapping_path = self._path(self.mapping) if self.mapping else self.require_root() / MAPPING
             if not mapping_path.is_file():
                 raise FileNotFoundError(f"dataset 'celebahq': {path} is keyed by CelebA file names and "
@@ -171,32 +198,41 @@ class CelebAHQ(Dataset):
             by_hq: dict[int, list[int] | str] = {}
             for idx, celeba_file in read_mapping(mapping_path, self.issues).items():
                 values = table.get(celeba_file)
-                by_hq[idx] = values if values is not None else f"CelebA file {celeba_file} has no row in {path}"
+                name = celeba_file if len(celeba_file) <= 40 else shown(celeba_file)
+                by_hq[idx] = values if values is not None else f"CelebA file {name} has no row in {path}"
             return names, by_hq, path
-        by_hq = {}
+        keyed = []
         for key, values in table.items():
-            stem = key.rsplit(".", 1)[0]
-            if stem.isdigit():
-                by_hq[int(stem)] = values
+            idx = hq_index(key.rsplit(".", 1)[0])
+            if idx is None:
+                self.issues.append(DatasetIssue(str(path), f"row key {shown(key)} is not a CelebA-HQ index "
+                                                           f"0-{MAX_INDEX}"))
             else:
-                self.issues.append(DatasetIssue(str(path), f"row key {key!r} is not a CelebA-HQ index"))
+                keyed.append((str(idx), 0, values))
+        unique = unique_rows(keyed, path, [])  # "7.jpg" and "07.jpg": one index, two rows
+        for key in {k for k, _, _ in keyed} - set(unique):
+            self.issues.append(DatasetIssue(str(path), f"index {key} has several rows (e.g. '7.jpg' and "
+                                                       "'07.jpg'); none is used"))
+        by_hq = {int(key): values for key, (_, values) in unique.items()}
         return names, by_hq, path
 
     def index(self) -> list[Sample]:
         self.issues = []
         folder = self.image_folder()
         images: dict[int, Path] = {}
-        files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-        if not files:
+        files = list_images(folder, issues=self.issues)
+        if not files and not self.issues:
             raise FileNotFoundError(f"dataset 'celebahq': no images in {folder}")
         for path in files:
-            if not path.stem.isdigit():
-                self.issues.append(DatasetIssue(str(path), "file name is not a CelebA-HQ index; skipped"))
-            elif int(path.stem) in images:
-                self.issues.append(DatasetIssue(str(path), f"duplicate CelebA-HQ index {int(path.stem)} "
-                                                           f"(also {images[int(path.stem)].name}); skipped"))
+            idx = hq_index(path.stem)
+            if idx is None:
+                self.issues.append(DatasetIssue(str(path), f"file name is not a CelebA-HQ index 0-{MAX_INDEX}; "
+                                                           "skipped"))
+            elif idx in images:
+                self.issues.append(DatasetIssue(str(path), f"duplicate CelebA-HQ index {idx} "
+                                                           f"(also {images[idx].name}); skipped"))
             else:
-                images[int(path.stem)] = path
+                images[idx] = path
         names, labels, label_path = self._labels()
         male = names.index("Male")
         samples = []

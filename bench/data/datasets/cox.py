@@ -13,7 +13,14 @@ Layout expected under ``root``
     * optional ``metadata.csv`` with columns ``subject_id, age, gender`` (age in years; gender 0/1,
       female/male or F/M, suite convention 0 = female, 1 = male). Whether the licence package ships
       demographics is not known (spec §1.4); without it samples carry no attributes and the reference
-      protocol (a classifier on the still) applies.
+      protocol (a classifier on the still) applies. Ages are ASCII decimals in ``0..max_age`` (option,
+      default 120). A row with a bad value, more or fewer fields than the header, a field over 64 KiB,
+      invalid UTF-8 or a NUL byte is an issue naming the file and line (row not used); every row of a
+      subject that appears on several rows is reported and none is used (they may disagree).
+    Entries with an image extension that are not usable files (folders, broken links, link loops,
+    unreadable files; :func:`bench.core.imageio.list_images`) and images lying directly in a camera
+    folder instead of a subject folder are issues. Two stills of one subject (``a.jpg``, ``a.png``) are an
+    issue, the first by name kept (an identity reference, two encodings of one photograph).
 
 Samples ([SUITE] ``cox-lq``, ``docs/protocols/evaluation.md`` §1.4)
     One sample per subject per camera, id ``<subject>_cam<k>``: ``lq`` = the sharpest frame, by the
@@ -35,9 +42,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.core.imageio import ImageReadError, list_images, read_image
+from bench.core.imageio import IMAGE_EXTENSIONS, ImageReadError, list_images, read_image
 from bench.core.types import Attributes, Dataset, DatasetIssue, Sample
-from bench.data.datasets._common import optional_str, parse_age, parse_gender, read_csv_dicts
+from bench.data.datasets._common import (MAX_AGE, check_max_age, optional_str, parse_age, parse_gender, read_csv_dicts,
+                                         unique_rows)
 
 _CAMERA = re.compile(r"^cam(\d+)$", re.IGNORECASE)
 
@@ -68,12 +76,17 @@ class COX(Dataset):
     has_hq = False
     synthetic = False
 
-    def __init__(self, root=None, *, metadata: str | None = None, cameras: tuple[int, ...] | None = None) -> None:
+    def __init__(self, root=None, *, metadata: str | None = None, cameras: tuple[int, ...] | None = None,
+                 max_age: float = MAX_AGE) -> None:
         metadata = optional_str(metadata)
         if isinstance(cameras, int):
             cameras = (cameras,)
         cameras = tuple(int(c) for c in cameras) if cameras is not None else None
-        super().__init__(root, metadata=metadata, cameras=cameras)
+        max_age = check_max_age(max_age)
+        # max_age is recorded only when overridden, so that default run records stay as they were
+        super().__init__(root, metadata=metadata, cameras=cameras,
+                         **({} if max_age == MAX_AGE else {"max_age": max_age}))
+        self.max_age = max_age
         self.metadata = metadata
         self.cameras = cameras
 
@@ -97,7 +110,7 @@ class COX(Dataset):
         if not folder.is_dir():
             self.issues.append(DatasetIssue(str(folder), "no still/ folder: samples have no HQ still reference"))
             return stills
-        for path in list_images(folder):
+        for path in list_images(folder, issues=self.issues):
             if path.stem in stills:
                 self.issues.append(DatasetIssue(str(path), f"second still for subject {path.stem}; ignored"))
             else:
@@ -111,18 +124,38 @@ class COX(Dataset):
         if not path.is_file():
             if self.metadata is not None:
                 raise FileNotFoundError(f"dataset 'cox': metadata file {path} does not exist")
-            return {}
-        _, rows = read_csv_dicts(path, required_any=("subject_id",))
-        table: dict[str, Attributes] = {}
+            if not (path.exists() or path.is_symlink()):  # a folder or broken link: reading it fails, naming it
+                return {}
+        _, rows = read_csv_dicts(path, required_any=("subject_id",), issues=self.issues)
+        keyed = []
         for line, row in rows:
             subject = (row.get("subject_id") or "").strip()
+            if subject:
+                keyed.append((subject, line, row))
+            else:
+                self.issues.append(DatasetIssue(f"{path} line {line}", "empty subject_id"))
+        table: dict[str, Attributes] = {}
+        for subject, (line, row) in unique_rows(keyed, path, self.issues, what="subject_id").items():
             try:
-                if not subject:
-                    raise ValueError("empty subject_id")
-                table[subject] = Attributes(age=parse_age(row.get("age")), gender=parse_gender(row.get("gender")))
+                table[subject] = Attributes(age=parse_age(row.get("age"), self.max_age),
+                                            gender=parse_gender(row.get("gender")))
             except ValueError as exc:
                 self.issues.append(DatasetIssue(f"{path} line {line}", str(exc)))
         return table
+
+    def _subject_folders(self, cam_folder: Path) -> list[Path]:
+        """Subject folders of a camera folder; an image lying in the camera folder itself is an issue."""
+        try:
+            entries = sorted(cam_folder.iterdir())
+        except OSError as exc:
+            self.issues.append(DatasetIssue(str(cam_folder), f"cannot list folder: {exc.strerror or exc}"))
+            return []
+        folders = [p for p in entries if p.is_dir()]
+        for path in entries:
+            if path.suffix.lower() in IMAGE_EXTENSIONS and not path.is_dir():
+                self.issues.append(DatasetIssue(str(path), "image outside a subject folder "
+                                                           "(video/cam<k>/<subject_id>/<frame>); skipped"))
+        return folders
 
     def _sharpest(self, frames: list[Path]) -> tuple[Path | None, float]:
         best, best_score = None, -1.0
@@ -145,10 +178,10 @@ class COX(Dataset):
         samples = []
         seen_subjects: set[str] = set()
         for cam, cam_folder in cameras.items():
-            for subject_folder in sorted(p for p in cam_folder.iterdir() if p.is_dir()):
+            for subject_folder in self._subject_folders(cam_folder):
                 subject = subject_folder.name
                 seen_subjects.add(subject)
-                frames = list_images(subject_folder)
+                frames = list_images(subject_folder, issues=self.issues)
                 best, sharpness = self._sharpest(frames)
                 if best is None:
                     self.issues.append(DatasetIssue(str(subject_folder), "no decodable frame; no sample"))

@@ -10,7 +10,9 @@ Image layout
     ``<root>/<images>/NNNNN.png`` (``images`` defaults to the root itself, e.g. ``images="hq1024"``), or
     the official thousand-block layout ``<root>/<images>/00000/00000.png``, ``.../01000/01000.png``
     (``images1024x1024`` and FFHQ-Aging downloads). Any image extension is accepted. Files whose stem is
-    not a five-digit FFHQ id are reported as issues and skipped.
+    not a five-digit (ASCII) FFHQ id are reported as issues and skipped, and so are entries with an image
+    extension that are not usable files (:func:`bench.core.imageio.list_images`). Two files with the same
+    id (``00001.png`` and ``00001.jpg``) are an issue, the first by name kept (two encodings of one face).
 
 Label sources (option ``labels``; one source per dataset object: never mix them in an experiment,
 ``docs/protocols/evaluation.md`` §1.1)
@@ -35,6 +37,13 @@ Label sources (option ``labels``; one source per dataset object: never mix them 
 ``labels_path`` names the label file or JSON folder; when omitted it is looked for in ``root``
 (features: ``ffhq_msface_attributes.csv[.gz]``, ``json/``, ``ffhq-features-dataset/json/``;
 aging: ``ffhq_aging_labels.csv``). Label rows for images that are not present are ignored.
+
+Bad label content never stops indexing (policy of :mod:`bench.data.datasets._common`): ages must be
+ASCII decimals (or JSON numbers) in ``0..max_age`` (option, default 120), ``n_faces`` and
+``image_number`` ASCII whole numbers; a malformed CSV row (field count, a field over 64 KiB, invalid
+UTF-8, NUL) is an issue naming the file and line; every row of an id that appears on several rows is
+reported and none is used (the rows may disagree); a JSON file larger than 1 MiB, nested too deeply or
+not in the Face API format is an issue for its image.
 """
 from __future__ import annotations
 
@@ -43,15 +52,18 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench.core.imageio import IMAGE_EXTENSIONS
+from bench.core.imageio import list_images
 from bench.core.types import Attributes, Dataset, DatasetIssue, Sample, age_bin_from_label
-from bench.data.datasets._common import find_existing, is_blank, optional_str, parse_gender, read_csv_dicts
+from bench.data.datasets._common import (MAX_AGE, check_max_age, cut, find_existing, is_blank, optional_str,
+                                         parse_age, parse_gender, parse_index, read_csv_dicts, shown, unique_rows)
 
 LABEL_SOURCES = ("features", "aging", "none")
 FEATURES_CANDIDATES = ("ffhq_msface_attributes.csv.gz", "ffhq_msface_attributes.csv", "json",
                        "ffhq-features-dataset/json")
 AGING_CANDIDATES = ("ffhq_aging_labels.csv",)
-_FFHQ_ID = re.compile(r"^\d{5}$")
+_FFHQ_ID = re.compile(r"[0-9]{5}")  # ASCII digits, used with fullmatch
+#: Largest per-image ffhq-features JSON read (the real ones are about 2 KB).
+MAX_JSON_BYTES = 2**20
 #: Columns of the flattened ffhq-features CSV copied into ``Attributes.extra`` (as floats / strings).
 _FEATURE_EXTRA = ("smile", "head_pitch", "head_roll", "head_yaw", "glasses", "blur_value", "noise_value",
                   "exposure_value", "beard", "moustache", "bald")
@@ -75,10 +87,24 @@ def _face_gender(text: Any) -> int:
     return gender
 
 
-def attributes_from_face_record(faces: Any) -> tuple[Attributes, int]:
+def _size(value: Any) -> float:
+    """A face-rectangle side: a finite JSON number >= 0 (``ValueError`` otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"face rectangle size {shown(value)} is not a number")
+    try:
+        size = float(value)
+    except OverflowError:
+        size = float("inf")
+    if not 0 <= size < float("inf"):
+        raise ValueError(f"face rectangle size {shown(value)} is not a finite number >= 0")
+    return size
+
+
+def attributes_from_face_record(faces: Any, max_age: float = MAX_AGE) -> tuple[Attributes, int]:
     """Attributes of the largest face of one ffhq-features JSON record, and the number of faces.
 
-    Raises ``ValueError`` for an empty list (no face) or a record not in the Face API format.
+    Total: raises only ``ValueError`` (short cause) for an empty list (no face), a record not in the
+    Face API format, a missing/unparsable gender or an age that is not a number in ``0..max_age``.
     """
     if not isinstance(faces, list):
         raise ValueError("JSON is not a list of faces")
@@ -87,12 +113,15 @@ def attributes_from_face_record(faces: Any) -> tuple[Attributes, int]:
 
     def area(face: dict) -> float:
         rect = face.get("faceRectangle") or {}
-        return float(rect.get("width", 0)) * float(rect.get("height", 0))
+        return _size(rect.get("width", 0)) * _size(rect.get("height", 0))
 
     try:
         face = max(faces, key=area)  # max keeps the first of equal areas
         attrs = face["faceAttributes"]
-        age = float(attrs["age"])
+        age = parse_age(attrs["age"], max_age)
+        if age is None:
+            raise ValueError("age is missing")
+        age = float(age)
         gender = _face_gender(attrs["gender"])
         pose = attrs.get("headPose") or {}
         extra = {
@@ -108,7 +137,7 @@ def attributes_from_face_record(faces: Any) -> tuple[Attributes, int]:
             "n_faces": len(faces),
         }
     except (KeyError, TypeError, AttributeError) as exc:
-        raise ValueError(f"face record lacks {exc}") from None
+        raise ValueError(f"face record lacks {cut(str(exc))}") from None
     return Attributes(age=age, gender=gender, extra=extra), len(faces)
 
 
@@ -126,11 +155,15 @@ class FFHQ(Dataset):
     synthetic = False
 
     def __init__(self, root=None, *, images: str = "", labels: str = "features",
-                 labels_path: str | None = None) -> None:
+                 labels_path: str | None = None, max_age: float = MAX_AGE) -> None:
         if labels not in LABEL_SOURCES:
             raise ValueError(f"labels must be one of {', '.join(LABEL_SOURCES)}; got {labels!r}")
         images, labels_path = ("" if images is None else str(images)), optional_str(labels_path)
-        super().__init__(root, images=images, labels=labels, labels_path=labels_path)
+        max_age = check_max_age(max_age)
+        # max_age is recorded only when overridden, so that default run records stay as they were
+        super().__init__(root, images=images, labels=labels, labels_path=labels_path,
+                         **({} if max_age == MAX_AGE else {"max_age": max_age}))
+        self.max_age = max_age
         self.images = images
         self.labels = labels
         self.labels_path = labels_path
@@ -144,11 +177,14 @@ class FFHQ(Dataset):
         return folder
 
     def _image_files(self, folder: Path) -> list[Path]:
-        files = [p for p in folder.iterdir() if p.is_file()]
-        for block in folder.iterdir():  # official layout: 00000/, 01000/, ... of 1,000 images each
-            if block.is_dir() and _FFHQ_ID.match(block.name):
-                files.extend(p for p in block.iterdir() if p.is_file())
-        return sorted(p for p in files if p.suffix.lower() in IMAGE_EXTENSIONS)
+        files = list_images(folder, issues=self.issues)
+        try:  # official layout: 00000/, 01000/, ... of 1,000 images each
+            blocks = sorted(p for p in folder.iterdir() if _FFHQ_ID.fullmatch(p.name) and p.is_dir())
+        except OSError:  # an unlistable folder is already an issue (list_images)
+            blocks = []
+        for block in blocks:
+            files.extend(list_images(block, issues=self.issues))
+        return sorted(files)
 
     def resolve_labels_path(self) -> Path | None:
         """The label file/folder used, or ``None`` for ``labels="none"``; clear errors when missing."""
@@ -180,48 +216,60 @@ class FFHQ(Dataset):
             if not path.is_file():
                 continue
             try:
+                if path.stat().st_size > MAX_JSON_BYTES:
+                    raise ValueError(f"larger than {MAX_JSON_BYTES} bytes; not read")
                 faces = json.loads(path.read_text(encoding="utf-8"))
-                table[image_id], _ = attributes_from_face_record(faces)
-            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-                table[image_id] = f"{path}: unreadable JSON ({exc})"
-            except ValueError as exc:
+                table[image_id], _ = attributes_from_face_record(faces, self.max_age)
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+                table[image_id] = f"{path}: unreadable JSON ({cut(str(exc), 120)})"
+            except ValueError as exc:  # also json's "exceeds the limit (4300 digits)" for huge integers
                 table[image_id] = f"{path}: {exc}"
         return table
 
     def _features_csv(self, path: Path, ids: set[str]) -> dict[str, Attributes | str]:
         table: dict[str, Attributes | str] = {}
-        _, rows = read_csv_dicts(path, required_any=("image_id",),
+        _, rows = read_csv_dicts(path, required_any=("image_id",), issues=self.issues,
                                  select=("image_id", lambda value: value.strip().zfill(5) in ids))
-        for line, row in rows:
-            image_id = (row.get("image_id") or "").strip().zfill(5)
-            if image_id not in ids:
-                continue
+        keyed = [(image_id, line, row) for line, row in rows
+                 if (image_id := row.get("image_id", "").strip().zfill(5)) in ids]
+        for image_id, (line, row) in self._unique(keyed, path, table).items():
             where = f"{path} line {line}"
             try:
-                n_faces = int(float(row.get("n_faces") or 1))
+                n_faces = 1 if is_blank(row.get("n_faces")) else parse_index(row.get("n_faces"), "n_faces")
                 if n_faces == 0:
                     raise ValueError("no face detected (n_faces = 0)")
-                age = float(row["age"])
+                age = parse_age(row.get("age"), self.max_age)
+                if age is None:
+                    raise ValueError("age is missing")
                 gender = _face_gender(row.get("gender"))
                 extra: dict[str, Any] = {k: _number_or_text(row.get(k)) for k in _FEATURE_EXTRA if k in row}
                 extra["n_faces"] = n_faces
-                table[image_id] = Attributes(age=age, gender=gender, extra=extra)
-            except (TypeError, ValueError, KeyError) as exc:
+                table[image_id] = Attributes(age=float(age), gender=gender, extra=extra)
+            except ValueError as exc:
                 table[image_id] = f"{where}: {exc}"
         return table
 
+    def _unique(self, keyed: list, path: Path, table: dict[str, Attributes | str]) -> dict[str, tuple[int, dict]]:
+        """Rows of ids on one row only; each row of a repeated id is an issue and its image gets none."""
+        unique = unique_rows(keyed, path, self.issues)
+        for image_id in {key for key, _, _ in keyed} - set(unique):
+            table[image_id] = f"{path}: several rows for this image; none is used"
+        return unique
+
     def _aging_csv(self, path: Path, ids: set[str]) -> dict[str, Attributes | str]:
         table: dict[str, Attributes | str] = {}
-        _, rows = read_csv_dicts(path, required_any=("image_number",))
+        _, rows = read_csv_dicts(path, required_any=("image_number",), issues=self.issues)
+        keyed = []
         for line, row in rows:
-            where = f"{path} line {line}"
             try:
-                image_id = str(int(float(row.get("image_number") or ""))).zfill(5)
-            except ValueError:
-                self.issues.append(DatasetIssue(where, f"image_number {row.get('image_number')!r} is not a number"))
+                image_id = f"{parse_index(row.get('image_number'), 'image_number', maximum=99999):05d}"
+            except ValueError as exc:
+                self.issues.append(DatasetIssue(f"{path} line {line}", str(exc)))
                 continue
-            if image_id not in ids:
-                continue
+            if image_id in ids:
+                keyed.append((image_id, line, row))
+        for image_id, (line, row) in self._unique(keyed, path, table).items():
+            where = f"{path} line {line}"
             try:
                 age_bin = age_bin_from_label(row.get("age_group") or "")
                 gender = _face_gender(row.get("gender"))
@@ -245,7 +293,7 @@ class FFHQ(Dataset):
         labels_path = self.resolve_labels_path()
         images: dict[str, Path] = {}
         for path in self._image_files(folder):
-            if not _FFHQ_ID.match(path.stem):
+            if not _FFHQ_ID.fullmatch(path.stem):
                 self.issues.append(DatasetIssue(str(path), "file name is not a five-digit FFHQ id; skipped"))
             elif path.stem in images:
                 self.issues.append(DatasetIssue(str(path), f"duplicate FFHQ id {path.stem} "

@@ -11,17 +11,24 @@ Layouts (``root``)
       folder without ``kind`` is refused with a message offering both.
     ``recursive=True`` also walks subfolders; ids are then the relative path without extension
     (``"set1/0001"``). Files are recognised by their image extension (:data:`bench.core.imageio.IMAGE_EXTENSIONS`)
-    and are NOT opened here: the runner decodes them and records unreadable files per image.
+    and are NOT opened here: the runner decodes them and records unreadable files per image. An entry
+    with an image extension that is not a usable file (a folder named ``x.jpg``, a broken link, a link
+    loop, a FIFO, an unreadable file) is an issue (:func:`bench.core.imageio.list_images`).
     Two files with the same stem in one folder (``a.png`` and ``a.jpg``) are an issue; the first by
-    name is kept.
+    name is kept: they are normally two encodings of one face and carry no labels that could disagree
+    (unlike duplicate label rows, below).
 
 Attributes (optional; ``attributes.csv`` in ``root`` or option ``attributes=PATH``)
     A CSV with a column ``id`` (the file stem / relative id) or ``filename`` (the file name), and any of
     ``age`` (years), ``age_bin`` (FFHQ-Aging group index 0-9 or label like ``"20-29"``) and ``gender``
     (0/1, female/male, F/M, woman/man; suite convention 0 = female, 1 = male). Other columns go to
-    ``Attributes.extra`` as text. Blank cells mean unknown. A row with an unparsable value, an ``age``
-    and ``age_bin`` that disagree, a duplicate id or an id without an image is an issue (the row is
-    not used); an image without a row has no attributes (also an issue, since a CSV was given).
+    ``Attributes.extra`` as text. Blank cells mean unknown. Ages are ASCII decimals in ``0..max_age``
+    (option, default 120). A row with an unparsable value, an ``age`` and ``age_bin`` that disagree, an
+    id without an image, more or fewer fields than the header, a field over 64 KiB, bytes that are not
+    UTF-8 or a NUL byte is an issue naming the file and line (the row is not used); every row of an id
+    that appears on several rows is an issue and none of them is used (they may disagree). An image
+    without a usable row has no attributes (also an issue, since a CSV was given). Only a CSV that
+    cannot be read at all or has no usable header stops indexing (``ValueError`` naming the file).
 """
 from __future__ import annotations
 
@@ -30,7 +37,8 @@ from typing import Any
 
 from bench.core.imageio import list_images
 from bench.core.types import Attributes, Dataset, DatasetIssue, Sample, age_to_bin
-from bench.data.datasets._common import is_blank, optional_str, parse_age, parse_age_bin, parse_gender, read_csv_dicts
+from bench.data.datasets._common import (MAX_AGE, check_max_age, is_blank, optional_str, parse_age, parse_age_bin,
+                                         parse_gender, read_csv_dicts, shown, unique_rows)
 
 KINDS = ("hq", "lq")
 _LABEL_COLUMNS = ("id", "filename", "age", "age_bin", "gender")
@@ -47,11 +55,15 @@ class FolderDataset(Dataset):
     synthetic = False
 
     def __init__(self, root=None, *, kind: str | None = None, attributes: str | None = None,
-                 recursive: bool = False) -> None:
+                 recursive: bool = False, max_age: float = MAX_AGE) -> None:
         if kind is not None and kind not in KINDS:
             raise ValueError(f"kind must be 'hq' or 'lq', got {kind!r}")
         attributes = optional_str(attributes)
-        super().__init__(root, kind=kind, attributes=attributes, recursive=recursive)
+        max_age = check_max_age(max_age)
+        # max_age is recorded only when overridden, so that default run records stay as they were
+        super().__init__(root, kind=kind, attributes=attributes, recursive=recursive,
+                         **({} if max_age == MAX_AGE else {"max_age": max_age}))
+        self.max_age = max_age
         self.kind = kind
         self.attributes = attributes
         self.recursive = recursive
@@ -75,7 +87,7 @@ class FolderDataset(Dataset):
 
     def _files(self, folder: Path) -> dict[str, Path]:
         files: dict[str, Path] = {}
-        for path in list_images(folder, recursive=self.recursive):
+        for path in list_images(folder, recursive=self.recursive, issues=self.issues):
             key = path.relative_to(folder).with_suffix("").as_posix()
             if key in files:
                 self.issues.append(DatasetIssue(str(path), f"same id {key!r} as {files[key].name}; skipped"))
@@ -83,22 +95,31 @@ class FolderDataset(Dataset):
                 files[key] = path
         return files
 
+    @staticmethod
+    def _row_id(row: dict) -> str:
+        key = (row.get("id") or "").strip()
+        if not key and not is_blank(row.get("filename")):
+            key = Path(row["filename"].strip()).with_suffix("").as_posix()  # ValueError for "/" or "."
+        if not key:
+            raise ValueError("no id or filename")
+        return key
+
     def _read_attributes(self, path: Path, ids: set[str]) -> dict[str, Attributes]:
-        header, rows = read_csv_dicts(path, required_any=("id", "filename"))
-        table: dict[str, Attributes] = {}
+        _, rows = read_csv_dicts(path, required_any=("id", "filename"), issues=self.issues)
+        keyed = []
         for line, row in rows:
-            where = f"{path} line {line}"
             try:
-                key = (row.get("id") or "").strip()
-                if not key and not is_blank(row.get("filename")):
-                    key = Path(row["filename"].strip()).with_suffix("").as_posix()
-                if not key:
-                    raise ValueError("no id or filename")
+                key = self._row_id(row)
                 if key not in ids:
-                    raise ValueError(f"no image with id {key!r}")
-                if key in table:
-                    raise ValueError(f"duplicate row for id {key!r}")
-                age = parse_age(row.get("age"))
+                    raise ValueError(f"no image with id {shown(key)}")
+            except ValueError as exc:
+                self.issues.append(DatasetIssue(f"{path} line {line}", str(exc)))
+                continue
+            keyed.append((key, line, row))
+        table: dict[str, Attributes] = {}
+        for key, (line, row) in unique_rows(keyed, path, self.issues).items():
+            try:
+                age = parse_age(row.get("age"), self.max_age)
                 age_bin = parse_age_bin(row.get("age_bin"))
                 if age is not None and age_bin is not None and age_to_bin(age) != age_bin:
                     raise ValueError(f"age {age} is not in age bin {age_bin}")
@@ -107,13 +128,14 @@ class FolderDataset(Dataset):
                                          if k and k not in _LABEL_COLUMNS and not is_blank(v)}
                 table[key] = Attributes(age=age, age_bin=age_bin, gender=gender, extra=extra)
             except ValueError as exc:
-                self.issues.append(DatasetIssue(where, str(exc)))
+                self.issues.append(DatasetIssue(f"{path} line {line}", str(exc)))
         return table
 
     def _attribute_file(self, root: Path) -> Path | None:
         if self.attributes is None:
             default = root / "attributes.csv"
-            return default if default.is_file() else None
+            # a folder or a broken link named attributes.csv is not "no labels": reading it fails, naming it
+            return default if default.exists() or default.is_symlink() else None
         path = Path(self.attributes)
         if not path.is_absolute() and not path.exists():
             path = root / path

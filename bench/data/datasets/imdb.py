@@ -29,12 +29,15 @@ Labels
 Selection ([SUITE] ``imdb-lq``, ``docs/protocols/evaluation.md`` §1.3)
     finite ``face_score >= min_face_score`` (1.0), NaN ``second_face_score`` (exactly one face), known
     gender, ``min_age <= age <= max_age`` (0..100). Rows dropped by these filters are counted in
-    :attr:`filter_counts`; rows whose metadata cannot be read (bad date, bad path) and selected files
-    that are missing on disk are :attr:`issues`. ``max_images`` then draws a subset stratified by age bin
-    x gender, reproducibly from ``seed`` (each row's rank is the SHA-1 of seed and id, so the choice does not
-    depend on the row order): ``sampling="balanced"`` gives every stratum the same share (strata smaller
-    than their share are taken whole and the rest is spread over the others), ``"proportional"``
-    keeps the population's proportions.
+    :attr:`filter_counts`; rows whose metadata cannot be read (bad date, bad path, a number out of any
+    sensible range) and selected files that are missing on disk are :attr:`issues`; when several selected
+    rows give one sample id (the file stem), every one of them is an issue and none is used (they may
+    disagree on the labels, and two different files would share one id). The age range is the selection
+    filter above (``max_age`` 100 by default), not the label-file bound of 120 used by the other datasets.
+    ``max_images`` then draws a subset stratified by age bin x gender, reproducibly from ``seed`` (each
+    row's rank is the SHA-1 of seed and id, so the choice does not depend on the row order):
+    ``sampling="balanced"`` gives every stratum the same share (strata smaller than their share are taken
+    whole and the rest is spread over the others), ``"proportional"`` keeps the population's proportions.
 
     Not yet applied: the spec's inter-ocular distance filter (<= 16 px in the original file) needs a
     landmark detector that a later issue adds; the hook is the option ``max_interocular_px``, which raises
@@ -51,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from bench.core.types import Attributes, Dataset, DatasetIssue, Sample, age_to_bin
-from bench.data.datasets._common import optional_str, stable_unit
+from bench.data.datasets._common import cut, optional_str, shown, stable_unit
 
 STRUCT_NAMES = ("imdb", "wiki")
 SAMPLING = ("balanced", "proportional")
@@ -69,6 +72,8 @@ def datenum_to_date(datenum: float) -> date:
     ordinal = math.floor(datenum) - 366
     if ordinal < 1:
         raise ValueError(f"date number {datenum!r} is before 1 January of year 1")
+    if ordinal > date.max.toordinal():
+        raise ValueError(f"date number {datenum!r} is after 31 December 9999")
     return date.fromordinal(ordinal)
 
 
@@ -239,6 +244,10 @@ class IMDBWiki(Dataset):
         full_path = _cell_text(f["full_path"][i])
         if not full_path:
             raise ValueError("empty full_path")
+        parts = full_path.replace("\\", "/").split("/")
+        if full_path.startswith(("/", "\\")) or ":" in parts[0] or ".." in parts:
+            # confined to the image folder: metadata never makes the suite read another file
+            raise ValueError(f"full_path {full_path[:60]!r} leaves the image folder (absolute or '..')")
         meta: dict[str, Any] = {"file": full_path, "dob": birth.isoformat(), "photo_taken": int(taken)}
         if not math.isnan(second):
             meta["second_face_score"] = second
@@ -261,21 +270,26 @@ class IMDBWiki(Dataset):
         if self.images is not None and not image_root.is_absolute() and self.root is not None:
             image_root = self.root / image_root
         struct_name, fields = self.load_struct(mat_path)
-        celeb_names = [_cell_text(v) for v in fields["celeb_names"]] if "celeb_names" in fields else []
-        rows: dict[str, dict] = {}
+        celeb_names = self._celeb_names(fields, mat_path)
+        selected: dict[str, list[tuple[int, dict]]] = defaultdict(list)
         for i in range(fields["full_path"].size):
             try:
                 row = self._row(i, fields, celeb_names)
-            except (ValueError, TypeError, IndexError) as exc:
-                self.issues.append(DatasetIssue(f"{mat_path} {struct_name}[{i}]", f"unreadable metadata row: {exc}"))
-                continue
-            if row is None:
-                continue
-            sample_id = Path(row["full_path"]).stem
-            if sample_id in rows:
+            except (ValueError, TypeError, IndexError, ArithmeticError) as exc:  # OverflowError: int(1e308)
                 self.issues.append(DatasetIssue(f"{mat_path} {struct_name}[{i}]",
-                                                f"duplicate image {row['full_path']}; row skipped"))
+                                                f"unreadable metadata row: {cut(str(exc), 120)}"))
                 continue
+            if row is not None:
+                selected[Path(row["full_path"]).stem].append((i, row))
+        rows: dict[str, dict] = {}
+        for sample_id, group in selected.items():
+            if len(group) > 1:
+                where = ", ".join(str(i) for i, _ in group[:10]) + (", ..." if len(group) > 10 else "")
+                for i, row in group:
+                    self.issues.append(DatasetIssue(f"{mat_path} {struct_name}[{i}]", f"id {shown(sample_id)} is "
+                                                    f"given by {len(group)} rows ({where}); none is used"))
+                continue
+            row = group[0][1]
             path = image_root / row["full_path"]
             if self.check_files and not path.is_file():
                 self.issues.append(DatasetIssue(str(path), "listed in the metadata but missing on disk"))
@@ -290,6 +304,19 @@ class IMDBWiki(Dataset):
             samples.append(Sample(id=sample_id, hq=None, lq=row["path"], attributes=attributes,
                                   meta={**row["meta"], "source": struct_name}))
         return samples
+
+    def _celeb_names(self, fields: dict[str, np.ndarray], mat_path: Path) -> list[str]:
+        """The ``celeb_names`` cell as text; an entry that is not text becomes ``""`` (one issue)."""
+        names = []
+        for value in fields.get("celeb_names", []):
+            try:
+                names.append(_cell_text(value))
+            except (ValueError, TypeError, IndexError):
+                names.append("")
+        if "" in names and "celeb_names" in fields:
+            self.issues.append(DatasetIssue(f"{mat_path} celeb_names", f"{names.count('')} entries are not "
+                                                                       "text; their celebrities have no name"))
+        return names
 
     def _subsample(self, rows: dict[str, dict]) -> list[str]:
         if self.max_images is None or self.max_images >= len(rows):

@@ -12,15 +12,22 @@ Layout
     ``images/``.
 
 Labels (from the file name)
-    * AGE: integer years, 0-116.
+    * AGE: integer years written with ASCII digits (1 to 3 of them). The dataset documents 0-116; names
+      up to ``max_age`` (default 120, the suite-wide bound: the upper edge of the last FFHQ-Aging group)
+      are accepted, so that a corrected or extended release is not cut silently, while a typo such as
+      ``999`` is refused. Non-ASCII digits (``'٣'``, which Python's ``\\d`` and ``int`` accept) are refused.
     * GENDER: UTKFace codes 0 = male, 1 = female; converted here to the suite convention
       0 = female, 1 = male.
     * RACE: 0 White, 1 Black, 2 Asian, 3 Indian, 4 Other (Hispanic, Latino, Middle Eastern...);
       stored in ``Attributes.extra`` as ``race`` (code) and ``race_name``.
     * DATETIME: ``yyyymmddHHMMSSFFF`` (17 digits), when the image was collected.
     A name that does not match this pattern exactly (a field missing, a code out of range, a
-    datetime that is not 17 digits) is reported in :attr:`issues` and skipped: its labels cannot
-    be trusted. The public archive contains a few such names.
+    datetime that is not 17 digits, an age above ``max_age``) is reported in :attr:`issues` and skipped:
+    its labels cannot be trusted. The public archive contains a few such names. Entries with an image
+    extension that are not usable files (folders, broken links, link loops, unreadable files) are
+    issues too (:func:`bench.core.imageio.list_images`). Two files giving the same id (``x.jpg.chip.jpg``
+    and ``x.jpg``) are an issue and the first by name is kept: their labels come from the same name, so
+    they cannot disagree.
 
 Sample ids are the file names without the ``.jpg.chip.jpg`` tail. ``split`` selects a seeded
 train/test partition by the SHA-1 of the id (``test`` when the hash falls below ``test_fraction``;
@@ -34,37 +41,44 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bench.core.imageio import IMAGE_EXTENSIONS
+from bench.core.imageio import list_images
 from bench.core.types import Attributes, Dataset, DatasetIssue, Sample
-from bench.data.datasets._common import check_split, in_split
+from bench.data.datasets._common import MAX_AGE, check_max_age, check_split, in_split, shown
 
 RACE_NAMES = ("White", "Black", "Asian", "Indian", "Other")
 #: The chip suffix of the aligned & cropped archive (the in-the-wild archive has plain ``.jpg``).
 CHIP_SUFFIX = ".jpg.chip.jpg"
-_NAME = re.compile(r"^(?P<age>\d{1,3})_(?P<gender>[01])_(?P<race>[0-4])_(?P<datetime>\d{17})$")
+#: ASCII digits only (`\d` would take Arabic-Indic digits); matched with fullmatch (no trailing newline).
+_NAME = re.compile(r"(?P<age>[0-9]{1,3})_(?P<gender>[01])_(?P<race>[0-4])_(?P<datetime>[0-9]{17})")
 
 
-def parse_utkface_name(stem: str) -> tuple[int, int, int, str]:
+def parse_utkface_name(stem: str, max_age: float = MAX_AGE) -> tuple[int, int, int, str]:
     """``(age, suite_gender, race, datetime)`` from an id such as ``26_1_2_20170116174525125``.
 
-    Raises ``ValueError`` saying what is wrong with the name.
+    Total: raises only ``ValueError`` saying (briefly) what is wrong with the name, whatever the input.
     """
-    match = _NAME.match(stem)
+    if not isinstance(stem, str):
+        raise ValueError(f"malformed UTKFace name: {type(stem).__name__} is not text")
+    match = _NAME.fullmatch(stem)
     if match is None:
         fields = stem.split("_")
         if len(fields) != 4:
             raise ValueError(f"malformed UTKFace name: {len(fields)} fields instead of 4 "
                              "(AGE_GENDER_RACE_DATETIME)")
         age, gender, race, stamp = fields
-        if not age.isdigit():
-            raise ValueError(f"malformed UTKFace name: age {age!r} is not a whole number")
+        if re.fullmatch(r"[0-9]{1,3}", age) is None:
+            raise ValueError(f"malformed UTKFace name: age {shown(age)} is not a whole number of years "
+                             "(1-3 ASCII digits)")
         if gender not in ("0", "1"):
-            raise ValueError(f"malformed UTKFace name: gender {gender!r} is not 0 (male) or 1 (female)")
+            raise ValueError(f"malformed UTKFace name: gender {shown(gender)} is not 0 (male) or 1 (female)")
         if race not in ("0", "1", "2", "3", "4"):
-            raise ValueError(f"malformed UTKFace name: race {race!r} is not a code 0-4")
-        raise ValueError(f"malformed UTKFace name: datetime {stamp!r} is not 17 digits (yyyymmddHHMMSSFFF)")
-    utk_gender = int(match["gender"])
-    return int(match["age"]), 1 - utk_gender, int(match["race"]), match["datetime"]
+            raise ValueError(f"malformed UTKFace name: race {shown(race)} is not a code 0-4")
+        raise ValueError(f"malformed UTKFace name: datetime {shown(stamp)} is not 17 ASCII digits "
+                         "(yyyymmddHHMMSSFFF)")
+    age = int(match["age"])
+    if age > max_age:
+        raise ValueError(f"malformed UTKFace name: age {age} is outside 0-{max_age} years")
+    return age, 1 - int(match["gender"]), int(match["race"]), match["datetime"]
 
 
 class UTKFace(Dataset):
@@ -80,12 +94,17 @@ class UTKFace(Dataset):
     has_hq = True
     synthetic = False
 
-    def __init__(self, root=None, *, split: str = "all", test_fraction: float = 0.2, split_seed: int = 0) -> None:
+    def __init__(self, root=None, *, split: str = "all", test_fraction: float = 0.2, split_seed: int = 0,
+                 max_age: float = MAX_AGE) -> None:
         check_split(split, test_fraction)
-        super().__init__(root, split=split, test_fraction=test_fraction, split_seed=int(split_seed))
+        max_age = check_max_age(max_age)
+        # max_age is recorded only when overridden, so that default run records stay as they were
+        super().__init__(root, split=split, test_fraction=test_fraction, split_seed=int(split_seed),
+                         **({} if max_age == MAX_AGE else {"max_age": max_age}))
         self.split = split
         self.test_fraction = test_fraction
         self.split_seed = int(split_seed)
+        self.max_age = max_age
 
     def image_folder(self) -> Path:
         root = self.require_root()
@@ -96,15 +115,15 @@ class UTKFace(Dataset):
         self.issues = []
         samples = []
         seen: set[str] = set()
-        files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
-        if not files:
+        files = list_images(folder, issues=self.issues)
+        if not files and not self.issues:
             raise FileNotFoundError(f"dataset 'utkface': no images in {folder} "
                                     "(expected AGE_GENDER_RACE_DATETIME.jpg.chip.jpg files)")
         for path in files:
             name = path.name
             stem = name[: -len(CHIP_SUFFIX)] if name.lower().endswith(CHIP_SUFFIX) else path.stem
             try:
-                age, gender, race, stamp = parse_utkface_name(stem)
+                age, gender, race, stamp = parse_utkface_name(stem, self.max_age)
             except ValueError as exc:
                 self.issues.append(DatasetIssue(str(path), str(exc)))
                 continue

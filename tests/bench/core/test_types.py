@@ -52,3 +52,28 @@ def test_the_correlation_study_orients_by_the_declared_direction():
     assert registry_direction("ifqa.eyes") is True  # was sign-flipped as lower-is-better before
     assert registry_direction("niqe.flat_share") is None  # informational: a sign would be a guess
     assert registry_direction("psnr_y") is True and registry_direction("not-a-metric") is None
+
+
+def test_age_to_bin_is_total():
+    """Fault: a huge int (an attributes.csv age of 1e308) made np.isfinite raise TypeError."""
+    import numpy as np
+
+    from bench.core.types import age_to_bin
+
+    assert [age_to_bin(a) for a in (0, 2.7, 3, 29.99, 70, 120, 121.5, int(1e308), np.float64(2.7),
+                                    np.int32(45), np.array(9.0))] == [0, 0, 1, 5, 9, 9, 9, 9, 0, 7, 2]
+    for bad in (10 ** 400, -10 ** 400, float("inf"), float("nan"), -0.5, None, True, np.bool_(False), "30",
+                [30], np.array([30.0]), object()):
+        with pytest.raises(ValueError, match="age must be") as caught:
+            age_to_bin(bad)
+        assert len(str(caught.value)) < 120
+
+
+def test_age_bin_from_label_is_total():
+    from bench.core.types import age_bin_from_label
+
+    assert age_bin_from_label(" 20-29 ") == 5 and age_bin_from_label("70-120") == 9
+    for bad in (None, 5, b"20-29", "20 - 29", "25-35", "\u0662\u0660-29", "x" * 100_000):
+        with pytest.raises(ValueError, match="age group") as caught:
+            age_bin_from_label(bad)
+        assert len(str(caught.value)) < 200

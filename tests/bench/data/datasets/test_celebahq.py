@@ -101,3 +101,47 @@ def test_command_line_values_are_normalised(tmp_path):
     dataset = CelebAHQ(tmp_path, extra_attributes="Smiling", images=Path("faces"))
     assert dataset.extra_attributes == ("Smiling",)
     assert dataset.describe()["options"]["images"] == "faces"
+
+
+def test_hostile_names_values_and_duplicates(tmp_path):
+    """Faults: a file '\u00b2.jpg' passed str.isdigit() and int() raised out of index(); Arabic-Indic
+    values were read as 1; a duplicate key kept its first row; a bad byte failed the whole file."""
+    for name in ("0.jpg", "1.jpg", "2.jpg", "3.jpg", "\u00b2.jpg", "\u0663.jpg", "30000.jpg", "9" * 200 + ".jpg"):
+        _image(tmp_path / "CelebA-HQ-img" / name)
+    (tmp_path / "CelebA-HQ-img" / "4.jpg").mkdir()
+    path = tmp_path / "CelebAMask-HQ-attribute-anno.txt"
+    _write_attributes(path, [("0.jpg", _values(male=True, young=True)),
+                             ("1.jpg", _values(male=True, young=True)),
+                             ("01.jpg", _values(male=False, young=True)),  # index 1 again: neither used
+                             ("2.jpg", _values(male=True, young=True)),    # line 6, made Arabic-Indic below
+                             ("3.jpg", _values(male=True, young=False)),
+                             ("3.jpg", _values(male=False, young=False))], count=6)
+    lines = path.read_text().splitlines()
+    lines[5] = "2.jpg " + " ".join(["\u0661"] * len(NAMES))  # int() reads Arabic-Indic one as 1
+    path.write_bytes("\n".join(lines).encode("utf-8") + b"\n5.jpg \xff\n")
+    dataset = CelebAHQ(tmp_path)
+    by_id = {s.id: s.attributes for s in dataset.samples}
+    assert list(by_id) == ["00000", "00001", "00002", "00003"]
+    assert by_id["00000"].gender == 1 and all(by_id[k].empty for k in ("00001", "00002", "00003"))
+    reasons = " | ".join(f"{Path(i.path).name}: {i.reason}" for i in dataset.issues)
+    for expected in ("\u00b2.jpg: file name is not a CelebA-HQ index", "\u0663.jpg: file name is not",
+                     "30000.jpg: file name is not", "4.jpg: is a directory",
+                     "line 6: attribute values must be -1 or 1", "line 7: row key '3.jpg' is on 2 rows",
+                     "line 8: row key '3.jpg' is on 2 rows", "line 9: byte 0xff is not UTF-8",
+                     "index 1 has several rows"):
+        assert expected in reasons, expected
+
+
+def test_hostile_mapping_file(tmp_path):
+    for idx in (0, 1):
+        _image(tmp_path / "CelebA-HQ-img" / f"{idx}.jpg")
+    _write_attributes(tmp_path / "list_attr_celeba.txt", [("000001.jpg", _values(True, True)),
+                                                          ("000002.jpg", _values(False, True))])
+    (tmp_path / "CelebA-HQ-to-CelebA-mapping.txt").write_text(
+        "idx orig_idx orig_file\n0 0 000001.jpg\n1 1 000002.jpg\n1 1 000001.jpg\n\u00b2 2 000003.jpg\n",
+        encoding="utf-8")
+    dataset = CelebAHQ(tmp_path)
+    by_id = {s.id: s.attributes for s in dataset.samples}
+    assert by_id["00000"].gender == 1 and by_id["00001"].empty  # idx 1 mapped twice: neither used
+    reasons = " | ".join(f"{Path(i.path).name}: {i.reason}" for i in dataset.issues)
+    assert "line 3: idx '1' is on 2 rows" in reasons and "line 5: expected 'idx orig_idx orig_file'" in reasons

@@ -88,3 +88,25 @@ def test_camera_selection_and_errors(cox_root, tmp_path_factory):
         COX(empty).samples
     with pytest.raises(FileNotFoundError, match="metadata file"):
         COX(root, metadata="demographics.csv").samples
+
+
+def test_hostile_metadata_and_entries(cox_root):
+    root, _ = cox_root
+    (root / "metadata.csv").write_bytes(
+        b"subject_id,age,gender\n201103180001,1e308,male\n201103180003,30,F\n201103180003,31,F\n"
+        b"201103180002,\xd9\xa3,male,extra\n")
+    (root / "video" / "cam1" / "stray.jpg").write_bytes(b"x")
+    (root / "video" / "cam1" / "201103180001" / "0009.jpg").symlink_to(root / "gone.jpg")
+    (root / "still" / "201103180009.jpg").mkdir()
+    dataset = COX(root)
+    by_id = {s.id: s for s in dataset.samples}
+    assert all(s.attributes.empty for s in by_id.values())
+    reasons = {Path(i.path).name: i.reason for i in dataset.issues}
+    assert "age '1e308' is not a number" in reasons["metadata.csv line 2"]
+    assert "subject_id '201103180003' is on 2 rows" in reasons["metadata.csv line 3"]
+    assert "on 2 rows" in reasons["metadata.csv line 4"]
+    assert reasons["metadata.csv line 5"] == "4 fields, the header has 3; row not used"
+    assert reasons["stray.jpg"].startswith("image outside a subject folder")
+    assert reasons["0009.jpg"].startswith("broken symbolic link")
+    assert reasons["201103180009.jpg"].startswith("is a directory")
+    assert COX(root, max_age=116).describe()["options"]["max_age"] == 116

@@ -123,3 +123,83 @@ def test_label_source_errors(tmp_path):
         FFHQ(tmp_path).samples
     dataset = FFHQ(tmp_path, labels_path="ffhq_msface_attributes.csv")
     assert len(dataset) == 1 and "no label" in dataset.issues[0].reason
+
+
+def test_hostile_features_csv_and_json(tmp_path):
+    """inf/1e308/non-ASCII numbers, duplicate ids and bad JSON end as issues, never as an exception."""
+    for i in range(8):
+        _png(tmp_path / "img" / f"{i:05d}.png")
+    (tmp_path / "ffhq_msface_attributes.csv").write_text(
+        "image_id,n_faces,gender,age\n"
+        "00000,1,female,26.0\n"
+        "00001,inf,male,30\n"                  # int(float('inf')) raised OverflowError
+        "00002,1,male,1e308\n"
+        "00003,\u0661,male,30\n"               # Arabic-Indic one
+        "4,1,male,30\n"                        # same image as the next row (zero-padded): neither used
+        "00004,1,female,31\n"
+        "00005,1,male,\n"                      # age missing
+        "00006,1,male,30,surplus\n"
+        "99999,1,male,30\n",                   # no such image: ignored
+        encoding="utf-8")
+    dataset = FFHQ(tmp_path, images="img", labels="features")
+    by_id = {s.id: s.attributes for s in dataset.samples}
+    assert (by_id["00000"].age, by_id["00000"].gender) == (26.0, 0)
+    assert all(by_id[f"{i:05d}"].empty for i in range(1, 8))
+    reasons = " | ".join(f"{Path(i.path).name}: {i.reason}" for i in dataset.issues)
+    for expected in ("line 3: n_faces 'inf' is not a whole number", "line 4: age '1e308' is not a number",
+                     "line 5: n_faces '\u0661' is not a whole number", "line 6: id '00004' is on 2 rows",
+                     "line 7: id '00004' is on 2 rows", "00004.png: ", "several rows for this image",
+                     "line 8: age is missing", "line 9: 5 fields, the header has 4",
+                     "00006.png: no label", "00007.png: no label"):
+        assert expected in reasons, expected
+
+
+def test_hostile_json_records(tmp_path):
+    for i in range(6):
+        _png(tmp_path / "img" / f"{i:05d}.png")
+    folder = tmp_path / "json"
+    folder.mkdir()
+    face = {"faceRectangle": {"width": 10, "height": 10}, "faceAttributes": {"gender": "male", "age": 30.0}}
+    records = {0: [face], 1: [{**face, "faceAttributes": {"gender": "male", "age": 10 ** 400}}],
+               2: [{**face, "faceRectangle": {"width": 10 ** 400, "height": 1}}],
+               3: [{**face, "faceAttributes": {"gender": "\u0661", "age": 30}}]}
+    for i, record in records.items():
+        (folder / f"{i:05d}.json").write_text(json.dumps(record))
+    (folder / "00004.json").write_text("[" * 100_000 + "]" * 100_000)  # RecursionError in json
+    (folder / "00005.json").write_text(json.dumps([face]) + " " * (2 ** 20))  # over 1 MiB
+    dataset = FFHQ(tmp_path, images="img", labels="features")
+    by_id = {s.id: s.attributes for s in dataset.samples}
+    assert by_id["00000"].age == 30.0 and all(by_id[f"{i:05d}"].empty for i in range(1, 6))
+    reasons = {Path(i.path).stem: i.reason for i in dataset.issues}
+    assert "outside 0-120" in reasons["00001"] and "face rectangle size" in reasons["00002"]
+    assert "unrecognised gender" in reasons["00003"] and "unreadable JSON" in reasons["00004"]
+    assert "larger than 1048576 bytes" in reasons["00005"]
+    assert all(len(r) < 400 for r in reasons.values())
+
+
+def test_hostile_aging_csv_and_image_entries(tmp_path):
+    images = tmp_path / "aging"
+    for name in ("00000/00000.png", "00000/00001.png", "00000/00002.png"):
+        _png(images / name)
+    (images / "00000" / "00003.png").mkdir()
+    (images / "00000" / "00004.png").symlink_to(images / "nowhere.png")
+    (images / "\u0660\u0660\u0660\u0660\u0665.png").write_bytes(b"x")  # five Arabic-Indic digits
+    _write_aging_csv(tmp_path / "ffhq_aging_labels.csv", [
+        [0, "20-29", 1, "female", 1, 0, 0, 0, 0, 0, "None"],
+        ["inf", "20-29", 1, "female", 1, 0, 0, 0, 0, 0, "None"],   # int(float('inf')) raised OverflowError
+        ["1e308", "20-29", 1, "female", 1, 0, 0, 0, 0, 0, "None"],
+        [1, "20-29", 1, "female", 1, 0, 0, 0, 0, 0, "None"],
+        [1.0, "30-39", 1, "male", 1, 0, 0, 0, 0, 0, "None"],        # image 1 twice: neither used
+        [2, "x" * 1000, 1, "male", 1, 0, 0, 0, 0, 0, "None"],           # a long label: a short message
+    ])
+    dataset = FFHQ(tmp_path, images="aging", labels="aging")
+    by_id = {s.id: s.attributes for s in dataset.samples}
+    assert list(by_id) == ["00000", "00001", "00002"]
+    assert by_id["00000"].age_bin == 5 and by_id["00001"].empty and by_id["00002"].empty
+    reasons = {Path(i.path).name: i.reason for i in dataset.issues}
+    assert "image_number 'inf' is not a whole number" in reasons["ffhq_aging_labels.csv line 3"]
+    assert "image_number '1e308' is not a whole number" in reasons["ffhq_aging_labels.csv line 4"]
+    assert "on 2 rows" in reasons["ffhq_aging_labels.csv line 5"]
+    assert "unknown age group" in reasons["00002.png"] and len(reasons["00002.png"]) < 300
+    assert reasons["00003.png"].startswith("is a directory") and reasons["00004.png"].startswith("broken")
+    assert "not a five-digit FFHQ id" in reasons["\u0660\u0660\u0660\u0660\u0665.png"]

@@ -1,7 +1,9 @@
+import os
 from pathlib import Path
 
 import pytest
 
+from bench.core.imageio import list_images
 from bench.data.datasets.folder import FolderDataset
 
 
@@ -54,7 +56,8 @@ def test_attributes_csv_values_and_bad_rows(tmp_path):
         "p5,40,20-29,man,\n"       # age and age bin disagree
         "p6,12,,x,\n"              # bad gender
         "p9,30,,0,\n"              # no such image
-        "p1,35,,female,\n"         # duplicate
+        "p7,35,,female,\n"         # an id on two rows: neither is used
+        "p7,36,,female,\n"
     )
     dataset = FolderDataset(tmp_path)
     attrs = {s.id: s.attributes for s in dataset}
@@ -65,11 +68,13 @@ def test_attributes_csv_values_and_bad_rows(tmp_path):
     assert (attrs["p4"].age_bin, attrs["p4"].gender) == (3, 0)
     assert attrs["p5"].empty and attrs["p6"].empty and attrs["p7"].empty
     reasons = [i.reason for i in dataset.issues]
-    for expected in ("age 40 is not in age bin 5", "unrecognised gender 'x'", "no image with id 'p9'",
-                     "duplicate row for id 'p1'"):
+    for expected in ("age 40 is not in age bin 5", "unrecognised gender 'x'", "no image with id 'p9'"):
         assert any(expected in r for r in reasons), expected
+    duplicates = [(Path(i.path).name, i.reason) for i in dataset.issues if "on 2 rows" in i.reason]
+    assert duplicates == [(f"attributes.csv line {n}", "id 'p7' is on 2 rows (lines 9, 10); none of them is used")
+                          for n in (9, 10)]
     assert sum("no usable row" in r for r in reasons) == 3  # p5, p6, p7
-    assert len(reasons) == 7
+    assert len(reasons) == 8
 
 
 def test_explicit_attributes_path_with_filename_column(tmp_path):
@@ -94,3 +99,113 @@ def test_errors(tmp_path):
         FolderDataset(tmp_path, kind="hq").samples
     with pytest.raises(FileNotFoundError, match="does not exist"):
         FolderDataset(tmp_path / "missing").samples
+
+
+def test_hostile_attributes_csv_never_aborts_indexing(tmp_path):
+    """Faults: an age of 1e308 raised TypeError; a 200 KB field raised csv.Error; extra/missing fields
+    passed silently (extras dropped, missing cells None)."""
+    _files(tmp_path, *(f"hq/{name}.png" for name in "abcdefg"))
+    (tmp_path / "attributes.csv").write_bytes(
+        b"id,age,gender,note\n"
+        b"a,1e308,0,\n"                       # line 2: was int(1e308) -> TypeError in age_to_bin
+        b"b,30,1," + b"x" * 200_000 + b"\n"   # line 3: over 64 KiB and over Python's csv limit
+        b"c,30,1,,surplus\n"                  # line 4: a field more than the header
+        b"d,30\n"                             # line 5: fields missing
+        b"e,\xd9\xa3,0,\n"                    # line 6: Arabic-Indic three (valid UTF-8), float() takes it
+        b"f,3\xff,0,\n"                       # line 7: not UTF-8
+        b"g,999,0,\x00\n"                     # line 8: NUL
+        b"a,31,0,\n")                         # line 9: a second row for a -> neither is used
+    dataset = FolderDataset(tmp_path)
+    assert all(s.attributes.empty for s in dataset.samples)
+    rows = {Path(i.path).name: i.reason for i in dataset.issues if i.path.startswith(str(tmp_path / "attributes"))}
+    assert rows == {
+        "attributes.csv line 2": "id 'a' is on 2 rows (lines 2, 9); none of them is used",
+        "attributes.csv line 9": "id 'a' is on 2 rows (lines 2, 9); none of them is used",
+        "attributes.csv line 3": "a field of 200000 characters (over the 65536-character limit); row not used",
+        "attributes.csv line 4": "5 fields, the header has 4; row not used",
+        "attributes.csv line 5": "2 fields, the header has 4; row not used",
+        "attributes.csv line 6": "age '\u0663' is not a number of years (ASCII digits, e.g. 34 or 71.5)",
+        "attributes.csv line 7": "byte 0xff is not UTF-8; row not used",
+        "attributes.csv line 8": "contains a NUL byte; row not used",
+    }
+    assert sum("no usable row" in i.reason for i in dataset.issues) == 7
+
+
+def test_age_range_and_max_age_option(tmp_path):
+    _files(tmp_path, "hq/a.png", "hq/b.png")
+    (tmp_path / "attributes.csv").write_text("id,age\na,120\nb,121\n")
+    dataset = FolderDataset(tmp_path)
+    assert [s.attributes.age for s in dataset] == [120, None]
+    assert any("age '121' is outside 0-120 years" in i.reason for i in dataset.issues)
+    assert "max_age" not in dataset.describe()["options"]  # default run records unchanged
+    strict = FolderDataset(tmp_path, max_age=116)
+    assert [s.attributes.age for s in strict] == [None, None]
+    assert strict.describe()["options"]["max_age"] == 116
+    with pytest.raises(ValueError, match="max_age"):
+        FolderDataset(tmp_path, max_age=float("nan"))
+
+
+def _entries(folder: Path) -> None:
+    """Every kind of entry list_images must skip and report (and one good image)."""
+    _files(folder, "good.png", "notes.txt")
+    (folder / "folder.jpg").mkdir()                      # a directory named like an image
+    (folder / "broken.png").symlink_to(folder / "missing.png")
+    (folder / "self.png").symlink_to(folder / "self.png")  # a link to itself: ELOOP
+    (folder / "broken.txt").symlink_to(folder / "missing.txt")  # no image extension: ignored silently
+    os.mkfifo(folder / "pipe.png")
+    (folder / "link.png").symlink_to(folder / "good.png")  # a link to a regular file is listed
+
+
+def test_list_images_reports_every_skipped_image_entry(tmp_path):
+    _entries(tmp_path)
+    issues = []
+    assert [p.name for p in list_images(tmp_path, issues=issues)] == ["good.png", "link.png"]
+    assert {Path(i.path).name: i.reason for i in issues} == {
+        "broken.png": "broken symbolic link (its target is missing); skipped",
+        "folder.jpg": "is a directory, not an image file; skipped",
+        "pipe.png": "not a regular file (FIFO, socket or device); skipped",
+        "self.png": "symbolic link loop; skipped",
+    }
+    assert [p.name for p in list_images(tmp_path)] == ["good.png", "link.png"]  # issues=None: same files
+
+
+def test_list_images_permission_denied_and_undecodable_names(tmp_path, monkeypatch):
+    _files(tmp_path, "a.png", "b.png")
+    (tmp_path / os.fsdecode(b"c\xff.png")).write_bytes(b"x")
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: not str(path).endswith("b.png") and real_access(path, mode))
+    issues = []
+    assert [p.name for p in list_images(tmp_path, issues=issues)] == ["a.png"]
+    assert sorted(i.reason for i in issues) == ["file name is not valid UTF-8; skipped",
+                                                "permission denied (not readable); skipped"]
+    assert all(i.path.encode("utf-8") for i in issues)  # the recorded path is valid text
+
+
+def test_list_images_recursive_ends_on_symlink_loops(tmp_path):
+    _files(tmp_path, "top.png", "set1/a.png", "set1/deep/b.png")
+    (tmp_path / "set1" / "deep" / "up").symlink_to(tmp_path)      # a loop back to the root
+    (tmp_path / "set1" / "again").symlink_to(tmp_path / "set1")   # a loop to its own folder
+    (tmp_path / "loop.jpg").symlink_to(tmp_path / "loop.jpg")
+    issues = []
+    files = list_images(tmp_path, recursive=True, issues=issues)
+    assert [p.relative_to(tmp_path).as_posix() for p in files] == ["set1/a.png", "set1/deep/b.png", "top.png"]
+    assert sorted((Path(i.path).name, i.reason.split(" (")[0].split(";")[0]) for i in issues) == [
+        ("again", "folder already walked"), ("loop.jpg", "symbolic link loop"), ("up", "folder already walked")]
+
+
+def test_folder_dataset_reports_skipped_entries(tmp_path):
+    _entries(tmp_path / "hq")
+    dataset = FolderDataset(tmp_path)
+    assert [s.id for s in dataset] == ["good", "link"]
+    assert sorted(Path(i.path).name for i in dataset.issues) == ["broken.png", "folder.jpg", "pipe.png", "self.png"]
+
+
+def test_an_unopenable_attributes_csv_is_a_clear_whole_file_error(tmp_path):
+    _files(tmp_path, "hq/a.png")
+    (tmp_path / "attributes.csv").symlink_to(tmp_path / "moved.csv")  # was silently "no labels"
+    with pytest.raises(ValueError, match=r"attributes.csv: cannot read label file"):
+        FolderDataset(tmp_path).samples
+    (tmp_path / "attributes.csv").unlink()
+    (tmp_path / "attributes.csv").mkdir()
+    with pytest.raises(ValueError, match=r"attributes.csv: cannot read label file"):
+        FolderDataset(tmp_path).samples

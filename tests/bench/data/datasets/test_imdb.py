@@ -157,3 +157,35 @@ def test_stratified_max_images(tmp_path):
     assert len(proportional) == 120
     assert all(abs(counts[k] - 120 * strata[k] / len(population)) < 1 for k in strata)
     assert age_to_bin(population[0].attributes.age) == population[0].attributes.age_bin
+
+
+def test_hostile_metadata_rows_are_issues(tmp_path):
+    """Faults: a date number of 1e308 made date.fromordinal raise OverflowError and a celeb_id of inf
+    made int() raise OverflowError, both out of index(); a duplicate id kept its first row."""
+    rows = [
+        _row("01/nm1_rm1_x_2000.jpg", date(1960, 1, 1), 2000),                       # kept
+        _row("01/nm2_rm1_x_2000.jpg", 1e308, 2000),                                  # date far past 9999
+        _row("01/nm3_rm1_x_2000.jpg", date(1960, 1, 1), 2000, celeb=INF),
+        _row("01/nm4_rm1_x_2000.jpg", date(1960, 1, 1), 1e308),                      # a year of 1e308
+        _row("01/nm5_rm1_x_2000.jpg", date(1960, 1, 1), 2000, name="A"),              # nm5 twice, in two
+        _row("02/nm5_rm1_x_2000.jpg", date(1961, 1, 1), 2000, name="B"),              # folders: neither used
+    ]
+    write_mat(tmp_path / "imdb.mat", rows)
+    dataset = IMDBWiki(tmp_path, check_files=False)
+    assert [s.id for s in dataset.samples] == ["nm1_rm1_x_2000"]
+    reasons = {i.path.rsplit(" ", 1)[1]: i.reason for i in dataset.issues}
+    assert "after 31 December 9999" in reasons["imdb[1]"]
+    assert reasons["imdb[2]"].startswith("unreadable metadata row")
+    assert reasons["imdb[4]"] == reasons["imdb[5]"] == "id 'nm5_rm1_x_2000' is given by 2 rows (4, 5); none is used"
+    assert dataset.filter_counts["age_out_of_range"] == 1  # the 1e308 photo year: an absurd age, filtered
+
+
+@pytest.mark.parametrize("full_path", ["/etc/passwd.jpg", "../outside/nm9_rm1_x_2000.jpg",
+                                       "01/../../nm9_rm1_x_2000.jpg", "C:\\nm9_rm1_x_2000.jpg"])
+def test_a_full_path_leaving_the_image_folder_is_an_issue(tmp_path, full_path):
+    """The metadata never makes the suite read a file outside the dataset (absolute paths, '..')."""
+    write_mat(tmp_path / "imdb.mat", [_row("01/nm1_rm1_x_2000.jpg", date(1960, 1, 1), 2000),
+                                      _row(full_path, date(1960, 1, 1), 2000)])
+    dataset = IMDBWiki(tmp_path, check_files=False)
+    assert [s.id for s in dataset.samples] == ["nm1_rm1_x_2000"]
+    assert any("leaves the image folder" in i.reason for i in dataset.issues), dataset.issues

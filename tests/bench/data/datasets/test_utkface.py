@@ -90,3 +90,52 @@ def test_parse_name_and_errors(tmp_path):
         UTKFace(tmp_path / "empty").samples
     with pytest.raises(ValueError, match="split"):
         UTKFace(tmp_path, split="val")
+
+
+@pytest.mark.parametrize("stem, cause", [
+    ("999_0_0_20170116174525125", "age 999 is outside 0-120 years"),
+    ("121_0_0_20170116174525125", "age 121 is outside 0-120 years"),
+    ("\u0663_0_0_20170116174525125", "age '\u0663' is not a whole number"),       # Arabic-Indic three
+    ("2\u0666_0_0_20170116174525125", "is not a whole number"),
+    ("26_0_0_2017011617452512\u0665", "datetime"),                                # a non-ASCII digit in it
+    ("26_0_0_20170116174525125\n", "datetime"),                                   # `$` matched before \n
+    ("0030_0_0_20170116174525125", "age '0030' is not a whole number"),
+    ("26_\uff11_0_20170116174525125", "gender"),                                  # full-width one
+    ("26_1_2_" + "9" * 100_000, "datetime"),
+    ("\x00" * 10, "1 fields instead of 4"),
+])
+def test_parse_name_refuses_out_of_range_and_non_ascii(stem, cause):
+    """Faults: ages of 999 and Arabic-Indic digits were accepted (\\d, str.isdigit)."""
+    with pytest.raises(ValueError, match=cause) as caught:
+        parse_utkface_name(stem)
+    assert len(str(caught.value)) < 200
+
+
+def test_parse_name_bounds():
+    assert parse_utkface_name("120_0_0_20170116174525125")[0] == 120
+    assert parse_utkface_name("0_1_4_20170116174525125") == (0, 0, 4, "20170116174525125")
+    assert parse_utkface_name("116_0_0_20170116174525125", max_age=116)[0] == 116
+    with pytest.raises(ValueError, match="outside 0-116"):
+        parse_utkface_name("117_0_0_20170116174525125", max_age=116)
+    with pytest.raises(ValueError, match="not text"):
+        parse_utkface_name(None)
+
+
+def test_fixture_hostile_names_and_entries(tmp_path):
+    folder = tmp_path / "images"
+    _touch(folder, "26_1_2_20170116174525125.jpg.chip.jpg", "999_0_0_20170116174525125.jpg.chip.jpg",
+           "\u0663_0_0_20170116174525125.jpg.chip.jpg", "117_0_0_20170116174525125.jpg.chip.jpg")
+    (folder / "27_1_2_20170116174525125.jpg.chip.jpg").mkdir()
+    (folder / "28_1_2_20170116174525125.jpg.chip.jpg").symlink_to(folder / "gone.jpg")
+    (folder / "29_1_2_20170116174525125.jpg.chip.jpg").symlink_to(folder / "29_1_2_20170116174525125.jpg.chip.jpg")
+    dataset = UTKFace(tmp_path)
+    assert [s.id for s in dataset] == ["117_0_0_20170116174525125", "26_1_2_20170116174525125"]
+    reasons = {Path(i.path).name.split("_")[0]: i.reason for i in dataset.issues}
+    assert set(reasons) == {"999", "\u0663", "27", "28", "29"}
+    assert "outside 0-120" in reasons["999"] and "not a whole number" in reasons["\u0663"]
+    assert reasons["27"].startswith("is a directory") and reasons["28"].startswith("broken symbolic link")
+    assert reasons["29"].startswith("symbolic link loop")
+    assert "max_age" not in dataset.describe()["options"]
+    strict = UTKFace(tmp_path, max_age=116)  # the documented range of the release
+    assert [s.id for s in strict] == ["26_1_2_20170116174525125"]
+    assert strict.describe()["options"]["max_age"] == 116
