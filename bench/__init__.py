@@ -3,4 +3,4 @@
 The harness: registry, datasets, degradation, runner, results store, asset manager and CLI.
 Python API: :mod:`bench.api` (``bench.api.run``, ``bench.api.leaderboard``).
 """
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -1,6 +1,8 @@
 """bench runs list | ids | show | remove."""
 import json
 
+import bench
+
 from bench.api import run
 from bench.cli import main
 
@@ -12,7 +14,7 @@ def test_runs_list_ids_show_and_remove(tmp_path, capsys):
     capsys.readouterr()
     assert main(["runs", "list", "--store", str(store)]) == 0
     listing = capsys.readouterr().out
-    assert a.run_id in listing and b.run_id in listing and "complete" in listing and "0.2.0" in listing
+    assert a.run_id in listing and b.run_id in listing and "complete" in listing and bench.__version__ in listing
     assert main(["runs", "ids", a.run_id[:6], "--store", str(store)]) == 0
     ids_a = capsys.readouterr().out.split()
     assert main(["runs", "ids", b.run_id, "--store", str(store)]) == 0
