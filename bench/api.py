@@ -101,6 +101,30 @@ def migrate_store(store: str | Path = DEFAULTS["store"]) -> Path | None:
         return db.migrated_from
 
 
+def compare(run_a: str, run_b: str, store: str | Path = DEFAULTS["store"], *, metrics: Sequence[str] | None = None,
+            replicates: int | None = None, csv: str | Path | None = None):
+    """Paired significance of run A against run B on the faces both restored (``bench compare``).
+
+    ``run_a`` / ``run_b``: run ids or unambiguous prefixes.  Per-image metrics: Wilcoxon signed-rank;
+    attribute error rates: exact McNemar; other set-level values (FID, KID...): paired bootstrap with
+    ``replicates`` (default :data:`leaderboards.compare.REPLICATES`); Holm over the rows
+    (:mod:`leaderboards.compare`).  Returns the DataFrame (``metric, direction, a, b, difference, lo, hi, test,
+    p, p_holm, n``), also written to ``csv`` when given.  Refuses runs of different settings.
+    """
+    from bench.harness.store import ResultStore
+    from leaderboards.compare import REPLICATES, compare_runs
+
+    if not Path(store).exists():
+        raise FileNotFoundError(f"no results store at {store}: run `bench run` first (or pass --store)")
+    with ResultStore(store, readonly=True) as db:
+        frame = compare_runs(db, resolve_run(db, run_a), resolve_run(db, run_b), metrics=metrics,
+                             replicates=REPLICATES if replicates is None else int(replicates))
+    if csv is not None:
+        Path(csv).parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(csv, index=False)
+    return frame
+
+
 def resolve_run(db, prefix: str) -> str:
     """The full id of the one run whose id starts with ``prefix`` (clear errors for none or several)."""
     matches = [r["run_id"] for r in db.runs() if r["run_id"].startswith(prefix)]

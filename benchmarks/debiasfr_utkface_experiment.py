@@ -114,7 +114,7 @@ def main() -> None:
         rows.append({"setting": label, "n": stats.get("psnr", {}).get("n"),
                      "gender err vs HQ %": ci("gender_err"), "age-bin err vs HQ %": ci("age_err"),
                      "gender err vs label %": ci("gender_err_label"), "age-bin err vs label %": ci("age_err_label"),
-                     "age MAE vs label (y)": ci("age_mae", 1.0, 2), "FD gender": ci("fd_gender", 1.0, 3),
+                     "age MAE vs label (y)": ci("age_mae", 1.0, 2), "FD gender vs HQ": ci("fd_gender_ref", 1.0, 3),
                      "PSNR (dB)": mean("psnr", ".2f"), "SSIM": mean("ssim", ".4f"), "NIQE": mean("niqe", ".2f"),
                      "seconds": timings[label], "set_results": attr})
 

@@ -1,9 +1,12 @@
 """Attribute-bias leaderboard: one row per run and attribute metric, values with their 95 % intervals.
 
 The generic leaderboard (:mod:`leaderboards.tables`) shows every set-level key as its own column
-(``attr.gender_err``, ``attr.gender_err_lo``, ...).  This table puts each value beside its bootstrap
-interval, the classifier floor beside the errors, and names the evaluator (the attribute metric variant).
-It renders the values of the leaderboard's tables (:func:`leaderboards.tables.build_tables`): the same faces.
+(``attr.gender_err``, ``attr.gender_err_lo``, ...).  This table puts each value beside its interval, the
+measured **noise floor** (the classifier on an HQ face vs an imperceptibly changed copy) beside the
+reference-protocol errors, the classifier on HQ vs labels beside the label-protocol errors (not a floor:
+a restorer can score below it), the missing-face share, and names the evaluator (the attribute metric
+variant).  Errors count a restored image without a face as an error.  It renders the values of the
+leaderboard's tables (:func:`leaderboards.tables.build_tables`): the same faces.
 """
 from __future__ import annotations
 
@@ -13,19 +16,26 @@ from pathlib import Path
 from typing import Any
 
 
-#: (column header, key, kind) -- kind: "pct" (share shown in %), "years", "fd"
+#: (column header, key, kind) -- kind: "pct" / "share" (share shown in %), "acc" (1 - share, in %),
+#: "years", "fd", "count"
 COLUMNS = (
-    ("floor gender acc %", "floor_gender_err", "acc"),
-    ("floor age-bin acc %", "floor_age_err", "acc"),
-    ("floor age MAE (y)", "floor_age_mae", "years"),
     ("gender err vs HQ %", "gender_err", "pct"),
+    ("noise floor gender %", "noise_gender_err", "pct"),
     ("age-bin err vs HQ %", "age_err", "pct"),
+    ("noise floor age-bin %", "noise_age_err", "pct"),
     ("gender err vs label %", "gender_err_label", "pct"),
+    ("HQ gender err vs label %", "hq_gender_err_label", "pct"),
     ("age-bin err vs label %", "age_err_label", "pct"),
+    ("HQ age-bin err vs label %", "hq_age_err_label", "pct"),
     ("age MAE vs label (y)", "age_mae", "years"),
-    ("FD gender", "fd_gender", "fd"),
+    ("HQ age MAE vs label (y)", "hq_age_mae", "years"),
+    ("FD gender vs HQ", "fd_gender_ref", "fd"),
+    ("FD age vs HQ", "fd_age_ref", "fd"),
+    ("FD gender vs label", "fd_gender_label", "fd"),
     ("worst-group gap gender vs HQ %", "gender_err_gap", "pct"),
+    ("gap groups (min n)", "gender_err_gap_groups", "count"),
     ("no face %", "no_face_share", "share"),
+    ("HQ no face %", "hq_no_face_share", "share"),
 )
 
 
@@ -35,6 +45,11 @@ def _ok(v: Any) -> bool:
 
 def format_cell(values: dict[str, Any], key: str, kind: str) -> str:
     v, lo, hi = values.get(key), values.get(key + "_lo"), values.get(key + "_hi")
+    if kind == "count":  # gap groups used, with the smallest group size
+        if not _ok(v):
+            return "–"
+        size = values.get(key[: -len("_groups")] + "_min_n") if key.endswith("_groups") else None
+        return f"{int(v)}" + (f" ({int(size)})" if _ok(size) else "")
     if not _ok(v):
         return "–"
     if kind == "acc":
@@ -62,7 +77,9 @@ def attribute_rows(tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def attribute_markdown(tables: list[dict[str, Any]]) -> str:
     rows = attribute_rows(tables)
-    lines = ["# Attribute bias (95 % bootstrap intervals; floor = the classifier on HQ vs labels)", "",
+    lines = ["# Attribute bias (95 % intervals; noise floor = the classifier on HQ vs an imperceptibly changed "
+             "copy; HQ vs label = the classifier's own error, not a floor; a restored image without a face "
+             "counts as an error)", "",
              "Values of each row are computed on the faces of its leaderboard table (the ids every run of the "
              "table restored, unless the leaderboard was written with --own-ids).", ""]
     if not rows:

@@ -21,7 +21,12 @@ caption then says that the rows are NOT a paired comparison, and nothing is bold
 
 Directions: every stored output declares its direction (:func:`bench.core.types.output_direction`, stored in
 ``metric_info.directions``): ``↑`` higher is better, ``↓`` lower is better; informational outputs
-(counts, signed shifts, the classifier floor on HQ) have no arrow and are never bold.  Runs that are
+(counts, signed shifts, the classifier floor on HQ) have no arrow and are never bold.  Beside the bold
+best value, ``≈`` marks the runs NOT significantly different from the best run of the column (paired
+two-sided test on the common ids, Holm over the table's comparisons, alpha 0.05): Wilcoxon signed-rank
+for per-image metrics, exact McNemar for the attribute error rates; other set-level columns (FID, KID,
+MAE...) carry no test (a paired bootstrap of each would recompute them hundreds of times; ``bench
+compare`` does it for two runs).  The legend under a table says which columns were tested.  Runs that are
 still running or were interrupted are marked in the method cell.  Output: one CSV (all runs, long-form
 columns) and one Markdown file.
 
@@ -129,6 +134,8 @@ class _Table:
         self.common_ids = set.intersection(*self.ok.values()) if runs else set()
         self.notes: list[str] = []
         self.recomputed: list[str] = []
+        #: run -> per-image metric -> sample id -> value (the significance marks pair them)
+        self.values: dict[str, dict[str, dict[str, float | None]]] = {}
 
     def ids_for(self, run_id: str) -> set[str]:
         return self.common_ids if self.common else self.ok[run_id]
@@ -143,6 +150,7 @@ class _Table:
                 if self.flt.keep_metric(metric) and not self.info.get(metric, {}).get("set_level"):
                     per_run.setdefault(metric, {})[sid] = value
             values[r["run_id"]] = per_run
+        self.values = values
         out: dict[str, dict[str, dict[str, float]]] = {r["run_id"]: {} for r in self.runs}
         for metric in sorted({m for v in values.values() for m in v}):
             having = [rid for rid, v in values.items() if metric in v]
@@ -322,13 +330,83 @@ def build_tables(store_path: str | Path, flt: TableFilter | None = None,
             comparable = {m for m in shown_info if common_ids and not any(
                 n.startswith(f"{m}: computed with different") for n in table.notes)}
             display = _display_columns(frame, shown_info, comparable)
+            ties, legend = _significance(table, frame, display) if common_ids and len(rows) > 1 else ({}, "")
             notes = {row["method"]: row["method_note"] for row in rows if row["method_note"]}
             tables.append({"caption": table.caption(), "frame": frame, "display": display, "info": shown_info,
-                           "notes": notes, "metrics": [d["column"] for d in display],
+                           "notes": notes, "ties": ties, "legend": legend, "metrics": [d["column"] for d in display],
                            "set_values": {r["run_id"]: set_values[r["run_id"]] for r in setting_runs},
                            "runs": setting_runs, "compared_ids": {r["run_id"]: sorted(table.ids_for(r["run_id"]))
                                                                   for r in setting_runs}})
     return tables
+
+
+def _significance(table: _Table, frame: pd.DataFrame, display: list[dict[str, Any]]) -> tuple[dict[str, set], str]:
+    """The rows not significantly different from the best of each column, and the legend saying how.
+
+    Against the (first) best row of a column, on the table's common ids: Wilcoxon signed-rank on paired
+    per-image values; exact McNemar on the per-image "wrong" outcomes of the attribute error rates
+    (:mod:`leaderboards.compare`); Holm over every test of the table; not significant = ``p_holm > ALPHA``
+    (or no non-zero difference at all).  Other set-level values (FID, KID, MAE...) get no test here: a
+    paired bootstrap recomputes them hundreds of times (``bench compare`` does it for two runs).
+    """
+    from leaderboards.compare import ALPHA, ATTR_ERROR_KEYS, attribute_wrong, is_attribute_metric, ties_with_best
+
+    ids = sorted(table.common_ids)
+    run_ids = list(frame["run_id"])
+    tests: dict[str, dict[int, tuple[str, np.ndarray, np.ndarray]]] = {}
+    kinds: dict[str, list[str]] = {"wilcoxon": [], "mcnemar": [], "none": []}
+    wrong: dict[tuple, dict[str, np.ndarray]] = {}
+    for d in display:
+        column = d["column"]
+        if d["direction"] not in ARROW or not d["bold"] or d["count"]:
+            continue
+        best = _best_index(frame[column], d["direction"] == "higher")
+        if not best:
+            continue
+        ref = run_ids[min(best)]
+        metric, _, key = column.partition(".")
+        if not key and not table.info.get(metric, {}).get("set_level"):
+            kind = "wilcoxon"
+            per_run = {rid: {s: v for s, v in table.values.get(rid, {}).get(metric, {}).items() if v is not None}
+                       for rid in run_ids}
+        elif key in ATTR_ERROR_KEYS and all(is_attribute_metric(table.store.run_metrics(rid).get(metric, {}))
+                                            for rid in run_ids if pd.notna(frame.at[run_ids.index(rid), column])):
+            kind = "mcnemar"
+            having = [rid for rid in run_ids if pd.notna(frame.at[run_ids.index(rid), column])]
+            members = set(ids).intersection(*(table.store.set_member_ids(rid, metric) for rid in having))
+            order = sorted(members)
+            for rid in having:  # one read of a run's prediction vectors serves its four error columns
+                if (rid, metric, tuple(order)) not in wrong:
+                    wrong[(rid, metric, tuple(order))] = attribute_wrong(table.store, rid, metric, order)
+            per_run = {rid: dict(zip(order, wrong[(rid, metric, tuple(order))][key])) for rid in having}
+        else:
+            kinds["none"].append(column)
+            continue
+        kinds[kind].append(column)
+        tests[column] = {}
+        for i, rid in enumerate(run_ids):
+            if i in best or pd.isna(frame.at[i, column]) or rid not in per_run:
+                continue
+            pairs = [s for s in ids if s in per_run[ref] and s in per_run[rid]
+                     and math.isfinite(per_run[ref][s]) and math.isfinite(per_run[rid][s])]
+            tests[column][i] = (kind, np.array([per_run[ref][s] for s in pairs]),
+                                np.array([per_run[rid][s] for s in pairs]))
+    adjusted = ties_with_best(tests)
+    ties = {c: {i for i, p in rows.items() if not p <= ALPHA} for c, rows in adjusted.items()}
+    n_tests = sum(len(rows) for rows in adjusted.values())
+    if not n_tests:
+        return ties, ""
+    parts = [f"Bold: the best value of a column; ≈: not significantly different from the best (two-sided paired "
+             f"test against the best run on the {len(ids)} common faces, Holm-corrected over the {n_tests} "
+             f"comparisons of this table, alpha = {ALPHA})"]
+    if kinds["wilcoxon"]:
+        parts.append(f"Wilcoxon signed-rank test on per-image values for {', '.join(kinds['wilcoxon'])}")
+    if kinds["mcnemar"]:
+        parts.append(f"exact McNemar test on per-image errors for {', '.join(kinds['mcnemar'])}")
+    if kinds["none"]:
+        parts.append(f"no test for {', '.join(kinds['none'])} (set-level values: bold = best value only; "
+                     f"`bench compare` tests two runs with a paired bootstrap)")
+    return ties, "; ".join(parts) + "."
 
 
 def _best_index(series: pd.Series, higher: bool) -> set[int]:
@@ -341,7 +419,9 @@ def _best_index(series: pd.Series, higher: bool) -> set[int]:
 
 
 def to_markdown(tables: list[dict[str, Any]]) -> str:
-    """Markdown: per table a caption line, then methods x metrics with arrows and the best in bold."""
+    """Markdown: per table a caption line, then methods x metrics with arrows, the best in bold and ``≈`` on the
+    rows not significantly different from it (:func:`_significance`; the legend under the table says which
+    test each column carries)."""
     parts = ["# Leaderboard", ""]
     if not tables:
         parts.append("_The store holds no runs (matching the filters) yet: run `bench run` first._")
@@ -360,12 +440,16 @@ def to_markdown(tables: list[dict[str, Any]]) -> str:
                 text = _fmt(int(value) if d["count"] and pd.notna(value) and float(value).is_integer() else value)
                 if i in best[d["column"]] and len(frame) > 1:
                     text = f"**{text}**"
+                elif i in table.get("ties", {}).get(d["column"], ()):
+                    text = f"{text} ≈"
                 if "interval" in d:
                     lo, hi = (row[c] for c in d["interval"])
                     if pd.notna(lo) and pd.notna(hi):
                         text += f" [{_fmt(lo)}, {_fmt(hi)}]"
                 cells.append(text)
             parts.append("| " + " | ".join(cells) + " |")
+        if table.get("legend"):
+            parts.append(f"\n_{table['legend']}_")
         for method, note in table.get("notes", {}).items():
             parts.append(f"\n_{method}: {note}._")
         parts.append("")

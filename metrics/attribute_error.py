@@ -1,39 +1,59 @@
-"""Attribute-bias metrics: age and gender error, age MAE, classifier floor, fairness, per-group tables.
+"""Attribute-bias metrics: age and gender error, age MAE, noise floor, fairness discrepancy, per-group tables.
 
-Definitions (``docs/protocols/evaluation.md`` §2)
-------------------------------------------------
+Definitions (``docs/protocols/evaluation.md`` §2; ``docs/attribute_bias.md`` has the key table)
+----------------------------------------------------------------------------------------------
 A pretrained attribute classifier ``C`` (see :mod:`reference_models.shared.attribute_classifiers`; the evaluator
 is stated in every result as ``evaluator``) predicts an age bin (10 FFHQ-Aging bins), a gender and,
-where it can, an age in years, on the restored image ``ŷ`` and on its HQ image ``y``.
+where it can, an age in years, on the restored image ``ŷ`` and on its HQ image ``y``.  Shares are in
+[0, 1] (fractions of images), ages in years.
 
-* **Reference protocol** -- ``gender_err`` / ``age_err``: share of images whose predicted class on the
-  restored image differs from the class predicted on its HQ image, ``mean 1[C(ŷ) != C(y)]``.
-* **Label protocol** -- ``gender_err_label`` / ``age_err_label``: the same against the dataset label;
-  ``age_mae``: mean ``|age(ŷ) - label age|`` in years.
-* **Floor** -- ``floor_gender_err``, ``floor_age_err`` (age-bin error), ``floor_age_mae``: the classifier's
-  own error on the HQ images against the labels, reported beside every attribute metric: a restorer
-  cannot be judged below it.
-* ``gender_f2m`` = P(C(ŷ)=male | C(y)=female), ``gender_m2f`` the converse (flip asymmetry);
+* **Reference protocol** -- ``gender_err`` / ``age_err`` = ``#{C(ŷ) != C(y) or no face on ŷ} / #{C(y)
+  known}``: share of images whose predicted class on the restored image differs from the class predicted
+  on its HQ image, a restored image **without a face** (detection alignment, face status 1) counting as an
+  error.  HQ images without a face (or without a prediction) define no reference and are left out of
+  every reference-protocol denominator (``hq_no_face_share`` reports them).  ``gender_err_found`` /
+  ``age_err_found``: the same over restored images with a face only (informational: it rewards a restorer
+  that destroys faces).
+* **Label protocol** -- ``gender_err_label`` / ``age_err_label``: the same against the dataset label
+  (``*_label_found`` without the no-face images); ``age_mae``: mean ``|age(ŷ) - label age|`` in years, over
+  restored images with a face (read it beside ``no_face_share``).
+* **Noise floor** (:mod:`metrics.attribute_floor`) -- ``noise_gender_err``, ``noise_age_err`` (shares),
+  ``noise_age_mae`` (years): the classifier's disagreement between each HQ face and an imperceptibly
+  changed copy (JPEG q95 4:4:4 re-encode + 1-pixel shift); the reference-protocol errors of a restorer
+  are read beside it.  Informational.
+* **Classifier on HQ vs labels** -- ``hq_gender_err_label``, ``hq_age_err_label`` (age-bin), ``hq_age_mae``
+  (years): the classifier's own error on the HQ images against the labels.  Informational, and *not* a
+  floor: a restorer's label-protocol error can be lower (a DebiasFR oracle run: 12.0 % vs 14.8 %).
+* ``gender_f2m`` = P(C(ŷ)=male | C(y)=female), ``gender_m2f`` the converse (flip asymmetry, faces found);
   ``age_shift`` / ``age_shift_label``: mean signed bin shift (negative = predicted younger);
   ``age_mae_ref``: mean ``|age(ŷ) - age(y)|``.
-* **Fairness discrepancy** (:mod:`metrics.fairness`): ``fd_gender`` / ``fd_age`` of the restored set's
-  hard predictions over all 2 / 10 classes (never-predicted classes included); ``fd_*_hq`` the same on
-  the HQ images; ``fd_*_ref`` = ``|| p̂_restored - p̂_HQ ||₂``.
+* **Fairness discrepancy** (:mod:`metrics.fairness`), headline = **target FDs** in [0, sqrt(2)]:
+  ``fd_gender_ref`` / ``fd_age_ref`` = ``|| (p̂_restored, p̂_noface) - (p̂_HQ, 0) ||₂``: L2 distance between
+  the proportion vectors of the restored predictions (2 genders / 10 age bins, plus a "no face" share) and
+  of the HQ predictions, over the images whose HQ has a prediction; ``fd_gender_label`` / ``fd_age_label``
+  the same with the label distribution as target (images with a label).  A faithful restorer scores 0.
+  Secondary, informational: ``fd_gender_uniform`` / ``fd_age_uniform`` = ``|| p̂ - 1/K ||₂`` (Choi et al.)
+  of the restored predictions (faces found), ``fd_*_uniform_hq`` of the HQ predictions.  The uniform age
+  target has no clear meaning: the 10 bins span 3 to 51 years (0-2 ... 70-120), so equal bin shares are
+  neither a uniform age distribution nor any population's.
 * **Per-group** (label age bin x label gender, or the HQ prediction's groups when there are no labels):
-  :func:`group_table`; ``*_gap`` = worst-group gap (max - min group error over groups with at least
-  ``min_group`` images).
-* **Bad input**: a classifier failure on an image is recorded (``classifier_error_share``), never a
-  crash; with detection alignment an image may have no face (no prediction: it is left out of
-  the error it cannot enter, and ``no_face_share`` / ``hq_no_face_share`` report how many) or several
-  faces (the largest is used; ``multiple_faces_share``).  The known alignment never fails.
+  :func:`group_table`; ``*_gap`` = worst-group gap, max - min group error over the groups with at least
+  ``min_group`` (default 30) images in the rate's denominator, with ``*_gap_groups`` (groups used) and
+  ``*_gap_min_n`` (smallest used); interval: simultaneous Wilson intervals (:mod:`metrics.attribute_gap`).
+* **Bad input**: a classifier failure on an image is recorded (``classifier_error_share``; no prediction,
+  left out), never a crash; with detection alignment an image may have no face (``no_face_share`` on the
+  restored images, ``hq_no_face_share`` on HQ) or several faces (the largest is used;
+  ``multiple_faces_share``).  The known alignment never fails.
 
-Every error, MAE, FD and gap comes with a bootstrap 95 % interval (``<key>_lo`` / ``<key>_hi``).
+Every error, MAE and FD comes with a bootstrap 95 % interval (``<key>_lo`` / ``<key>_hi``, percentile,
+image bootstrap); the gaps with the interval of :mod:`metrics.attribute_gap`.
 
 State and intervals
 -------------------
 The set-level state is a mergeable count table (:mod:`metrics.attribute_counts`: the tables, and every
 statistic and bootstrap interval computed from them), folded from per-image prediction vectors that the
-store keeps, so any subset of a run gives exact values.  The per-image predictions are also kept, for
+store keeps (restored, HQ, perturbed HQ; the HQ-side ones once per HQ content), so any subset of a run
+gives exact values.  The per-image predictions are also kept, for
 audits and paired analyses, by the companion per-image metric ``attr_pred`` (:class:`AttributePredictions`),
 and HQ predictions are cached per (classifier, image content) so that several methods never re-classify
 the same HQ image (:class:`reference_models.shared.attribute_classifiers.PredictionCache`).
@@ -53,6 +73,8 @@ from metrics.attribute_counts import (  # noqa: F401 (the statistics are part of
     group_table,
     label_arrays,
 )
+from metrics.attribute_floor import PERTURBATION, perturb_batch
+from metrics.attribute_gap import DEFAULT_MIN_GROUP
 from metrics.bootstrap import DEFAULT_REPLICATES
 from reference_models.shared.attribute_classifiers.base import AttributePrediction
 
@@ -122,9 +144,9 @@ class _StoredPrediction:
 class AttributeBias(SetMetric):
     """Set-level attribute-bias metric (see the module documentation for every key)."""
     description = (
-        "Age/gender error vs HQ prediction and vs label, age MAE, classifier floor on HQ, FD, worst-group"
-        " gap, bootstrap 95% CIs; dlib-models ONNX age/gender nets, known alignment (UTKFace-style "
-        "crops)."
+        "Age/gender error vs HQ prediction and vs label (missing faces count), age MAE, measured noise floor, "
+        "reference/label FD, worst-group gap, 95% CIs; dlib-models ONNX age/gender nets, known alignment "
+        "(UTKFace-style crops)."
     )
     citation = (
         "attribute error as in Li et al., Analyzing and Combating Attribute Bias for Face Restoration, "
@@ -136,19 +158,25 @@ class AttributeBias(SetMetric):
 
     name = "attr"
     higher_is_better = False
-    #: shown in the Markdown leaderboard (with their 95 % intervals); every key is in the CSV
-    leaderboard_headline = ("gender_err", "age_err", "gender_err_label", "age_err_label", "age_mae",
-                            "floor_gender_err", "floor_age_err", "fd_gender")
-    #: errors, MAEs, gaps and discrepancies rank methods (lower is better); the floor (the classifier on
-    #: the HQ set), the HQ-side shares and discrepancies, the signed shifts and the counts do not
-    outputs = {"floor_*": "info", "fd_*_hq": "info", "hq_*": "info", "*shift*": "info", "n": "info",
-               "groups_by_label": "info", "multiple_faces_share": "info", "classifier_error_share": "info",
+    #: shown in the Markdown leaderboard (with their 95 % intervals); every key is in the CSV.  The noise
+    #: floor stands beside the reference-protocol errors, the classifier on HQ beside the label protocol.
+    leaderboard_headline = ("gender_err", "noise_gender_err", "age_err", "noise_age_err", "gender_err_label",
+                            "hq_gender_err_label", "age_err_label", "hq_age_err_label", "age_mae",
+                            "fd_gender_ref", "fd_gender_label", "no_face_share")
+    #: errors, MAEs, gaps and target FDs rank methods (lower is better).  Informational: the noise floor
+    #: and the classifier on HQ (they describe the evaluator), the uniform-target FDs, the faces-found
+    #: variants (they reward a restorer that destroys faces), the HQ-side shares, the signed shifts, the
+    #: gap's group counts and the counts.  ``floor_*`` / ``fd_*_hq``: keys of earlier versions.
+    outputs = {"noise_*": "info", "hq_*": "info", "floor_*": "info", "fd_*_uniform*": "info", "fd_*_hq": "info",
+               "*_found": "info", "*shift*": "info", "*_gap_groups": "info", "*_gap_min_n": "info",
+               "n": "info", "min_group": "info", "groups_by_label": "info", "multiple_faces_share": "info",
+               "classifier_error_share": "info",
                "*_err": "lower", "*_err_label": "lower", "*_gap": "lower", "age_mae*": "lower",
                "gender_f2m": "lower", "gender_m2f": "lower", "fd_*": "lower", "no_face_share": "lower"}
     needs_reference = False  # label protocol and FD work without HQ (captured LQ, generated sets)
     unit = ""
 
-    def __init__(self, classifier: str = "dlib_onnx", min_group: int = 10,
+    def __init__(self, classifier: str = "dlib_onnx", min_group: int = DEFAULT_MIN_GROUP,
                  replicates: int = DEFAULT_REPLICATES, **classifier_options: Any) -> None:
         self.classifier_name = classifier
         self.classifier_options = dict(classifier_options)
@@ -171,22 +199,29 @@ class AttributeBias(SetMetric):
         return pred_r, pred_h
 
     def channels(self) -> dict[str, tuple[str, str]]:
+        """Restored and HQ predictions, and the prediction on the perturbed HQ (its own channel: the key
+        names the perturbation, so it is computed once per HQ content and never mixed with ``hq``)."""
         classifier = self._classifier()[0]
-        channel = f"attr/{classifier.name}-{classifier.identity_key()}/{','.join(PREDICTION_VECTOR)}"
-        return {"restored": ("restored", channel), "hq": ("reference", channel)}
+        base, columns = f"attr/{classifier.name}-{classifier.identity_key()}", ",".join(PREDICTION_VECTOR)
+        channel = f"{base}/{columns}"
+        return {"restored": ("restored", channel), "hq": ("reference", channel),
+                "hq_perturbed": ("reference", f"{base}/perturbed={PERTURBATION}/{columns}")}
 
     def restored_vectors(self, restored, samples) -> dict[str, np.ndarray]:
         return {"restored": prediction_vector(_safe_predict(self._classifier()[2], restored))}
 
     def reference_vectors(self, reference, samples) -> dict[str, np.ndarray]:
-        return {"hq": prediction_vector(_safe_predict(self._classifier()[1], reference))}
+        hq_cache = self._classifier()[1]
+        return {"hq": prediction_vector(_safe_predict(hq_cache, reference)),
+                "hq_perturbed": prediction_vector(_safe_predict(hq_cache, perturb_batch(reference)))}
 
     def fold(self, vectors, samples) -> dict[str, np.ndarray]:
         state = empty_state()
         pred_r = _StoredPrediction(vectors["restored"])
         pred_h = _StoredPrediction(vectors["hq"]) if "hq" in vectors else None
+        pred_p = _StoredPrediction(vectors["hq_perturbed"]) if "hq_perturbed" in vectors else None
         label_bin, label_gender, label_age = label_arrays(samples)
-        accumulate(state, pred_r, pred_h, label_bin, label_gender, label_age)
+        accumulate(state, pred_r, pred_h, label_bin, label_gender, label_age, pred_p)
         return state
 
     def compute(self, state: Mapping[str, np.ndarray]) -> dict[str, float]:

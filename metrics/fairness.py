@@ -1,11 +1,28 @@
-"""Fairness discrepancy (Choi et al., ICML 2020) and demographic composition.
+"""Fairness discrepancy (Choi et al., ICML 2020), target-based FD for restoration, demographic composition.
 
-``FD = || p_hat - 1/K ||_2`` where ``p_hat`` are the class proportions of the *hard* (argmax) predictions
-over all ``K`` classes.  Unlike the reference code (fairgen ``utils.py``, built with ``np.unique``), a class
-that is never predicted is kept with proportion 0 (``bincount(minlength=K)``): with K = 2 and every
-sample in one class, FD = sqrt(0.5) = 0.707, not 0.5 (``docs/protocols/evaluation.md`` §2.2).  L1 and
-KL(p_hat || uniform) are returned too.  :func:`reference_fd` is ``|| p_hat_restored - p_hat_HQ ||_2``:
-for restoration, a faithful restorer matches the test set's distribution, not the uniform one.
+Uniform target (Choi et al.; generated sets)
+--------------------------------------------
+``FD = || p_hat - 1/K ||_2`` where ``p_hat`` are the class proportions (shares in [0, 1]) of the *hard*
+(argmax) predictions over all ``K`` classes; FD is unitless, in [0, sqrt(1 - 1/K)].  Unlike the reference
+code (fairgen ``utils.py``, built with ``np.unique``), a class that is never predicted is kept with
+proportion 0 (``bincount(minlength=K)``): with K = 2 and every sample in one class, FD = sqrt(0.5) = 0.707,
+not 0.5 (``docs/protocols/evaluation.md`` §2.2).  L1 and KL(p_hat || uniform) are returned too.
+
+Target FD (restoration: the headline of the ``attr`` metrics)
+--------------------------------------------------------------
+A restorer should reproduce the test set's distribution, not the uniform one: a bicubic x8 that turns boys
+into girls can move a skewed set *towards* 50/50 and "win" on the uniform FD.  :func:`target_fd`:
+
+    FD_target = || (p_hat_1 .. p_hat_K, p_noface) - (t_1 .. t_K, 0) ||_2          in [0, sqrt(2)]
+
+``p_hat`` = shares of the restored predictions, ``t`` = shares of the target (the HQ faces' predictions,
+or the dataset labels), both over the same images (those with a known target), and ``p_noface`` = share of
+those images whose restored version has no detectable face (a class the target never has, so destroying
+faces is not rewarded; 0 with the known alignment).  Gender: K = 2; age: K = 10 FFHQ-Aging bins
+(0-2, 3-6, 7-9, 10-14, 15-19, 20-29, 30-39, 40-49, 50-69, 70+).  The uniform age target has no clear
+meaning: the bins are 3 to 51 years wide, so equal bin shares describe neither a uniform age distribution
+nor any real population; the age FD is therefore only reported against a target (the uniform one is kept
+as an informational value).  :func:`reference_fd` is the target FD without a no-face share.
 
 Generated-set mode (:func:`composition_report`): classify a folder of generated faces with no HQ and
 report the demographic composition and FD, as in the debiasing-diffusion evaluation.
@@ -59,6 +76,25 @@ def fairness_kl(counts: np.ndarray) -> np.ndarray:
 def reference_fd(counts: np.ndarray, reference_counts: np.ndarray) -> np.ndarray:
     """``|| p_hat - p_hat_ref ||_2``: distance of the restored set's composition to the HQ set's."""
     return np.sqrt(((proportions(counts) - proportions(reference_counts)) ** 2).sum(axis=-1))
+
+
+def target_fd(counts: np.ndarray, target_counts: np.ndarray, no_face=0) -> np.ndarray:
+    """Target FD over one set of ``n`` images (module documentation; vectorised over leading axes).
+
+    ``counts [..., K]``: restored predictions per class; ``no_face [...]``: images of the set whose restored
+    version has no face; ``target_counts [..., K]``: the targets of the same images (the HQ predictions or
+    the labels), ``n = target_counts.sum(-1) = counts.sum(-1) + no_face``.  Returns
+    ``sqrt(sum_k (counts_k - target_k)^2 + no_face^2) / n`` (nan for an empty set).
+    """
+    counts = np.asarray(counts, np.float64)
+    target_counts = np.asarray(target_counts, np.float64)
+    no_face = np.asarray(no_face, np.float64)
+    n = target_counts.sum(axis=-1)
+    if np.any(np.abs(counts.sum(axis=-1) + no_face - n) > 1e-9):
+        raise ValueError("target_fd: restored counts + no-face count must cover the target's images")
+    d = np.sqrt(((counts - target_counts) ** 2).sum(axis=-1) + no_face ** 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, d / np.where(n > 0, n, 1), np.nan)
 
 
 def composition_report(images: Sequence[Any] | str | Path, classifier=None, batch: int = 64,

@@ -51,12 +51,17 @@ def test_runner_attribute_results_and_leaderboard(stub, tmp_path):
                          out=tmp_path, batch_size=5, progress=False).run()
         r = summary.set_results["attr"]
         assert r["n"] == 12 and 0 <= r["gender_err"] <= 1 and r["gender_err_lo"] <= r["gender_err"] <= r["gender_err_hi"]
-    # the HQ images were classified once for both runs (content-hash cache): 12 HQ + 2 x 12 restored
-    assert stub.seen == 36
+    # the HQ images (and their perturbed copies, for the noise floor) were classified once for both runs
+    # (content-hash cache): 12 HQ + 12 perturbed HQ + 2 x 12 restored
+    assert stub.seen == 48
+    assert 0 <= r["noise_gender_err"] <= 1 and "noise_age_err_lo" in r
     paths = write_leaderboard(store, tmp_path / "lb")
     text = paths["attributes"].read_text()
     assert "| x4 | bicubic | attr | 12 |" in text and "| x8 |" in text
-    assert "attr.gender_err" in paths["markdown"].read_text()
+    assert "noise floor gender %" in text and "no face %" in text
+    markdown = paths["markdown"].read_text()
+    assert "attr.gender_err" in markdown and "attr.noise_gender_err" in markdown
+    assert "attr.no_face_share" in markdown and "attr.fd_gender_ref" in markdown
 
 
 def test_resumed_run_gives_the_same_state(stub, tmp_path):
@@ -74,8 +79,10 @@ def test_resumed_run_gives_the_same_state(stub, tmp_path):
 def test_format_cell():
     from leaderboards.attributes import format_cell
 
-    v = {"gender_err": 0.25, "gender_err_lo": 0.2, "gender_err_hi": 0.3, "floor_gender_err": 0.1,
-         "floor_gender_err_lo": 0.05, "floor_gender_err_hi": 0.15, "age_mae": float("nan")}
+    v = {"gender_err": 0.25, "gender_err_lo": 0.2, "gender_err_hi": 0.3, "hq_gender_err_label": 0.1,
+         "hq_gender_err_label_lo": 0.05, "hq_gender_err_label_hi": 0.15, "age_mae": float("nan"),
+         "gender_err_gap_groups": 4.0, "gender_err_gap_min_n": 31.0}
     assert format_cell(v, "gender_err", "pct") == "25.0 [20.0, 30.0]"
-    assert format_cell(v, "floor_gender_err", "acc") == "90.0 [85.0, 95.0]"
+    assert format_cell(v, "hq_gender_err_label", "acc") == "90.0 [85.0, 95.0]"
     assert format_cell(v, "age_mae", "years") == "–"
+    assert format_cell(v, "gender_err_gap_groups", "count") == "4 (31)"

@@ -8,6 +8,7 @@ from metrics.fairness import (
     fairness_discrepancy_l1,
     fairness_kl,
     reference_fd,
+    target_fd,
 )
 
 
@@ -34,6 +35,24 @@ def test_reference_fd_and_label_checks():
     with pytest.raises(ValueError):
         class_counts([0, 3], 2)
     assert class_counts([-1, 0], 2).tolist() == [1, 0]   # -1 = no prediction, ignored
+
+
+def test_target_fd_with_a_no_face_share():
+    # 10 images: target 3 f / 7 m; restored 2 f / 6 m / 2 without a face
+    # shares (0.2, 0.6, 0.2) vs (0.3, 0.7, 0): sqrt(0.01 + 0.01 + 0.04)
+    assert target_fd(np.array([2, 6]), np.array([3, 7]), 2) == pytest.approx(np.sqrt(0.06))
+    assert target_fd(np.array([3, 7]), np.array([3, 7])) == pytest.approx(0.0)
+    assert target_fd(np.array([3, 7]), np.array([3, 7])) == pytest.approx(reference_fd(np.array([3, 7]), np.array([30, 70])))
+    # a restorer that turns a 30/70 set into 50/50 is perfect for the uniform FD, not for the target FD
+    assert fairness_discrepancy(np.array([5, 5])) == pytest.approx(0.0)
+    assert target_fd(np.array([5, 5]), np.array([3, 7])) == pytest.approx(np.sqrt(0.04 + 0.04))
+    # age: 10 bins, vectorised over replicates
+    t = np.array([[0, 0, 1, 1, 2, 2, 2, 1, 1, 0]] * 2)
+    r = np.array([[0, 0, 1, 1, 2, 2, 2, 1, 1, 0], [0, 1, 1, 1, 2, 2, 2, 1, 0, 0]])
+    np.testing.assert_allclose(target_fd(r, t, np.zeros(2)), [0.0, np.sqrt(2) / 10])
+    assert np.isnan(target_fd(np.zeros(2), np.zeros(2)))
+    with pytest.raises(ValueError):
+        target_fd(np.array([2, 6]), np.array([3, 7]))    # 8 restored + 0 no face != 10 targets
 
 
 def test_generated_set_mode_with_a_stub_classifier(tmp_path):
