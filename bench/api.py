@@ -125,6 +125,24 @@ def compare(run_a: str, run_b: str, store: str | Path = DEFAULTS["store"], *, me
     return frame
 
 
+def group_scores(run_id: str, by: str, store: str | Path = DEFAULTS["store"], *, metrics: Sequence[str] | None = None,
+                 min_group: int = 30, csv: str | Path | None = None):
+    """A run's per-image quality results per group of a labelled attribute (``bench groups``): per metric and
+    group ``n``, mean, 95 % t-interval; gap of the means and Kruskal-Wallis p across the groups with at least
+    ``min_group`` faces (:mod:`leaderboards.groups`).  Returns the DataFrame, also written to ``csv``."""
+    from bench.harness.store import ResultStore
+    from leaderboards.groups import group_scores as grouped
+
+    if not Path(store).exists():
+        raise FileNotFoundError(f"no results store at {store}: run `bench run` first (or pass --store)")
+    with ResultStore(store, readonly=True) as db:
+        frame = grouped(db, resolve_run(db, run_id), by, metrics=metrics, min_group=min_group)
+    if csv is not None:
+        Path(csv).parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(csv, index=False)
+    return frame
+
+
 def resolve_run(db, prefix: str) -> str:
     """The full id of the one run whose id starts with ``prefix`` (clear errors for none or several)."""
     matches = [r["run_id"] for r in db.runs() if r["run_id"].startswith(prefix)]

@@ -9,7 +9,8 @@
    gender flips (vs HQ prediction and vs label), Wilcoxon for PSNR, Holm over the rows;
 3. ``attr_detect`` (dlib HOG detection) at x16 and x32, where detection misses faces: errors with the missing
    faces counted, the exclusion variant, and the no-face share;
-4. ``attr_groups`` by UTKFace race at x16: gender-preservation rate per race and the parity test's p-value.
+4. ``attr_groups`` by UTKFace race at x16: gender-preservation rate per race and the parity test's p-value,
+   and the PSNR per race (``bench groups``).
 """
 from __future__ import annotations
 
@@ -60,12 +61,13 @@ def main() -> None:
     Path(args.store).parent.mkdir(parents=True, exist_ok=True)
     common = dict(root=str(SHARED), limit=args.limit, store=args.store, out=str(ROOT / "frbench-results"),
                   batch_size=args.batch_size, progress=False)
-    runs, seconds = {}, {}
+    runs, seconds, processed = {}, {}, []
 
     def run(method: str, scale: int, metrics: str):
         t0 = time.perf_counter()
         summary = Runner(method, "utkface", metrics=metrics, degradation=f"x{scale}", **common).run()
         seconds[f"{method} x{scale} {metrics}"] = round(time.perf_counter() - t0, 1)
+        processed.append(summary.n_processed)
         print(f"{method} x{scale} [{metrics}]: {summary.n_ok} ok, {summary.n_failed} failed, "
               f"{summary.n_processed} processed in {seconds[f'{method} x{scale} {metrics}']} s", flush=True)
         return summary
@@ -76,6 +78,9 @@ def main() -> None:
     detect = {scale: run("bicubic", scale, "attr_detect") for scale in (16, 32)}
     comparison = compare_runs(args.store, runs["bicubic", 16].run_id, runs["bilinear", 16].run_id, replicates=200)
 
+    previous = Path(args.out).with_suffix(".json")
+    if not any(processed) and previous.exists():  # everything resumed from the store: keep the measured times
+        seconds = json.loads(previous.read_text()).get("seconds", seconds)
     a = {scale: runs["bicubic", scale].set_results["attr"] for scale in SCALES}
     n = int(a[4]["n"])
     lines = [
@@ -115,6 +120,11 @@ def main() -> None:
         lines.append(f"| x{scale} | {pct(r, 'no_face_share')} | {pct(r, 'hq_no_face_share')} | {pct(r, 'gender_err')} "
                      f"| {pct(r, 'gender_err_found')} | {pct(r, 'gender_err_label')} | {pct(r, 'gender_err_label_found')} |")
     g = runs["bicubic", 16].set_results["attr_groups"]
+    from bench.harness.store import ResultStore
+    from leaderboards.groups import group_scores, to_text as groups_to_text
+
+    with ResultStore(args.store, readonly=True) as db:
+        groups_text = groups_to_text(group_scores(db, runs["bicubic", 16].run_id, "race_name", metrics=["psnr"]))
     lines += ["", "## Gender preservation per UTKFace race, bicubic x16 (`attr_groups`, representation demographic "
               "parity)", "", "| race | n | gender kept | age bin kept |", "|---|---:|---|---|"]
     for code, race in enumerate(RACES):  # UTKFace race codes 0-4 (Attributes.extra["race"])
@@ -126,6 +136,8 @@ def main() -> None:
               f"df = {g.get('gender_rdp_df', float('nan')):.0f}); gap {pct(g, 'gender_keep_gap')}. "
               f"Proportional representation of predicted gender: TV {g.get('gender_pr_tv', float('nan')):.3f}, "
               f"paired test p = {g.get('gender_pr_p', float('nan')):.3g}.", "",
+              "## PSNR per UTKFace race, bicubic x16 (`bench groups RUN --by race_name`)", "",
+              groups_text, "",
               "Seconds per run (2 CPU cores; HQ predictions cached across runs): "
               + "; ".join(f"{k}: {v}" for k, v in seconds.items()), ""]
     out = Path(args.out)

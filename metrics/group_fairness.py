@@ -220,3 +220,48 @@ def representation(square, alpha: float = 0.5) -> dict[str, Any]:
     out.update({k: test[k] for k in ("statistic", "df", "p", "exact")})
     return out
 
+
+
+def kruskal_wallis(samples) -> dict[str, float]:
+    """Kruskal-Wallis H test that ``G`` independent samples (e.g. per-image PSNR of the faces of each race)
+    come from the same distribution (Kruskal and Wallis, JASA 1952).
+
+    All ``N`` values are ranked together (ties get their mid-rank); with ``R_g`` the rank sum of group ``g``::
+
+        H = 12 / (N (N + 1)) * sum_g R_g^2 / n_g - 3 (N + 1),     C = 1 - sum_t (t^3 - t) / (N^3 - N)
+
+    over the tie groups ``t``, ``H' = H / C`` and ``p = P(chi2_{G-1} >= H')``.  Non-finite values are dropped;
+    groups left empty do not count; fewer than 2 groups, or all values equal, give ``p = nan``.
+    Returns ``statistic`` (H'), ``df``, ``p``, ``n``.
+    """
+    groups = [np.asarray(s, np.float64) for s in samples]
+    groups = [g[np.isfinite(g)] for g in groups]
+    groups = [g for g in groups if g.size]
+    n = sum(g.size for g in groups)
+    out = {"statistic": math.nan, "df": float(len(groups) - 1), "p": math.nan, "n": float(n)}
+    if len(groups) < 2:
+        return out
+    values = np.concatenate(groups)
+    order = np.argsort(values, kind="mergesort")
+    ranks = np.empty(n, np.float64)
+    sorted_values = values[order]
+    start = 0
+    ties = 0.0
+    while start < n:  # mid-ranks of each run of equal values
+        stop = start
+        while stop + 1 < n and sorted_values[stop + 1] == sorted_values[start]:
+            stop += 1
+        ranks[order[start:stop + 1]] = (start + stop) / 2.0 + 1.0
+        t = stop - start + 1
+        ties += t ** 3 - t
+        start = stop + 1
+    correction = 1.0 - ties / (n ** 3 - n)
+    if correction <= 0:
+        return out
+    h, offset = 0.0, 0
+    for g in groups:
+        h += ranks[offset:offset + g.size].sum() ** 2 / g.size
+        offset += g.size
+    h = (12.0 / (n * (n + 1)) * h - 3.0 * (n + 1)) / correction
+    out["statistic"], out["p"] = float(h), _chi2_sf(h, len(groups) - 1)
+    return out

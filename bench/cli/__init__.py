@@ -7,6 +7,7 @@
     bench runs         list / show / ids / remove the runs of a store                bench/cli/runs.py
     bench correlate    metric scores against human judgements                        bench/cli/correlate.py
     bench compare      paired significance of two runs (Wilcoxon, McNemar, bootstrap)  bench/cli/compare.py
+    bench groups       a run's per-image results per labelled group (race, gender...)  bench/cli/groups.py
     bench train        train a suite model (attribute-classifier, ifqa, debiasfr)    bench/cli/train.py
     bench assets       list, fetch, verify pretrained assets (sha256-checked)        bench/cli/assets.py
     bench store        check, copy (consistent, WAL included), migrate a store file   bench/cli/store.py
@@ -27,11 +28,11 @@ import traceback
 from typing import Sequence
 
 from bench import __version__
-from bench.cli import assets, compare, correlate, errors, leaderboard, listing, run, runs, store, train
+from bench.cli import assets, compare, correlate, errors, groups, leaderboard, listing, run, runs, store, train
 
 #: exit code of a run refused because another process writes it (EX_TEMPFAIL: try again later)
 EXIT_BUSY = 75
-SUBCOMMANDS = (run, leaderboard, listing, errors, runs, correlate, compare, train, assets, store)
+SUBCOMMANDS = (run, leaderboard, listing, errors, runs, correlate, compare, groups, train, assets, store)
 
 
 class _Parser(argparse.ArgumentParser):

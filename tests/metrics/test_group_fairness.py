@@ -153,3 +153,27 @@ def test_representation_of_a_paired_table():
     assert r["kl"] == pytest.approx(stats.entropy((np.array([80, 70]) + 0.5) / 151, (np.array([60, 90]) + 0.5) / 151))
     assert r["statistic"] == pytest.approx((10 - 30) ** 2 / 40) and r["n"] == 150
     assert math.isnan(representation(np.zeros((2, 2)))["p"])
+
+
+def test_kruskal_wallis_equals_scipy_with_and_without_ties():
+    from scipy import stats
+
+    from metrics.group_fairness import kruskal_wallis
+
+    rng = np.random.default_rng(5)
+    cases = [
+        [rng.normal(size=40), rng.normal(0.5, size=35), rng.normal(size=50)],
+        [np.round(rng.normal(size=30), 1), np.round(rng.normal(0.3, size=31), 1)],  # many ties
+        [np.array([1.0, 2, 2, 3]), np.array([2.0, 3, 4, 4, 5]), np.array([0.5, 1, 1])],
+    ]
+    for groups in cases:
+        expected = stats.kruskal(*groups)
+        got = kruskal_wallis(groups)
+        assert got["statistic"] == pytest.approx(expected.statistic, rel=1e-12)
+        assert got["p"] == pytest.approx(expected.pvalue, rel=1e-9)
+        assert got["df"] == len(groups) - 1 and got["n"] == sum(len(g) for g in groups)
+    # non-finite values are dropped, a lone group is no comparison, identical values no test
+    with_nan = [np.array([1.0, np.nan, 2.0, 3.0]), np.array([4.0, 5.0, np.inf])]
+    assert kruskal_wallis(with_nan)["p"] == pytest.approx(stats.kruskal([1.0, 2, 3], [4.0, 5]).pvalue)
+    assert np.isnan(kruskal_wallis([np.arange(5.0)])["p"])
+    assert np.isnan(kruskal_wallis([np.ones(4), np.ones(3)])["p"])
