@@ -39,14 +39,13 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
 from bench.harness.store import ResultStore, ids_digest
-from bench.core.types import output_direction
+from leaderboards.compare import key_direction as direction
 
 ARROW = {"higher": "↑", "lower": "↓"}
 #: marks of runs that are not complete
@@ -104,16 +103,6 @@ def _method_note(method: dict[str, Any]) -> str:
     if not isinstance(method, dict):
         return ""
     return str(method.get("label") or method.get("warning") or "")
-
-
-def direction(info: dict[str, dict[str, Any]], metric: str, key: str = "value") -> str:
-    """``higher`` / ``lower`` / ``info`` of output ``key`` of ``metric`` from the store's declarations."""
-    meta = info.get(metric)
-    if meta is None:
-        return "info"
-    declared = SimpleNamespace(name=metric, higher_is_better=meta["higher_is_better"],
-                               outputs=meta.get("directions") or {})
-    return output_direction(declared, key)
 
 
 def _column_direction(info: dict[str, dict[str, Any]], column: str) -> str:

@@ -61,7 +61,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from bench.core.types import SetMetric
-from metrics.attribute_error import AttributeBias, _StoredPrediction, prediction_vector, shared_classifier
+from metrics.attribute_error import (AttributeBias, _safe_predict, _StoredPrediction, prediction_vector,
+                                     shared_classifier)
 from metrics.bootstrap import DEFAULT_REPLICATES, bootstrap_linear, ratio
 
 NG, NB = 2, 10
@@ -265,15 +266,4 @@ class AttributeAgreement(SetMetric):
 
 def _predict_vectors(cache, images) -> np.ndarray:
     """Stored prediction vectors of a batch; a classifier failure becomes an empty row, never a crash."""
-    from reference_models.shared.attribute_classifiers.base import AttributePrediction, images_to_list
-
-    try:
-        return prediction_vector(cache.predict(images))
-    except Exception:
-        rows = []
-        for image in images_to_list(images):
-            try:
-                rows.append(cache.predict([image]).row(0))
-            except Exception:
-                rows.append(AttributePrediction.empty(1).row(0))
-        return prediction_vector(AttributePrediction.from_rows(rows))
+    return prediction_vector(_safe_predict(cache, images))
