@@ -82,7 +82,57 @@ def check_pair(restored: np.ndarray, hq: np.ndarray) -> None:
                          f"{hq.shape[1]}x{hq.shape[0]}: the HQ face geometry cannot be applied")
 
 
-class IdentityDistance(PerImageMetric):
+class HQFaceMetric(PerImageMetric):
+    """Base of ``identity`` and ``lmd``: the dlib models (loaded once per process), the face found on the HQ
+    image once per HQ content and shared by both metrics, and what each derives from it (``hq_features``),
+    cached per HQ content.  The restoration is never detected: the HQ's geometry is applied to it."""
+
+    #: the formula, stated in ``describe()``
+    definition: ClassVar[str] = ""
+
+    def __init__(self, upsample: int = 0, retry_upsample: bool = True) -> None:
+        self.upsample, self.retry_upsample = int(upsample), bool(retry_upsample)
+
+    def prepare(self) -> None:
+        """Load the dlib models (a missing asset or dlib is reported before any image)."""
+        self._geometry()
+
+    def _geometry(self):
+        return shared_geometry(self.upsample, self.retry_upsample)
+
+    def hq_features(self, hq: np.ndarray, face) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def hq_side(self, hq: np.ndarray):
+        """``(HQFace, hq_features)`` of an HQ image, once per HQ content (raises NoFaceError)."""
+        geo, options = self._geometry(), f"{self.upsample}/{self.retry_upsample}"
+
+        def find():
+            with geo.lock:
+                return geo.find(hq)
+
+        face = HQ_CACHE.get(f"face/{options}", hq, find)
+
+        def build():
+            with geo.lock:
+                return face, self.hq_features(hq, face)
+
+        return HQ_CACHE.get(f"{self.name}/{options}", hq, build)
+
+    def __call__(self, restored, reference=None):
+        return self.details(restored, reference)["value"]
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        out["definition"] = self.definition
+        try:
+            out["geometry"] = self._geometry().describe()
+        except Exception as exc:  # describe never fails a run
+            out["geometry"] = f"unavailable: {exc}"
+        return out
+
+
+class IdentityDistance(HQFaceMetric):
     """Euclidean distance of dlib ResNet descriptors of HQ and restored chips cut with the HQ's transform."""
 
     description = ("Identity distance: Euclidean distance of dlib ResNet 128-d face descriptors of the HQ and the "
@@ -100,27 +150,19 @@ class IdentityDistance(PerImageMetric):
     extra_outputs: ClassVar[tuple[str, ...]] = ("fail", "hq_faces")
     outputs = {"value": "lower", "fail": "lower", "hq_faces": "info"}
 
-    def __init__(self, threshold: float = SAME_PERSON_THRESHOLD, upsample: int = 0, retry_upsample: bool = True) -> None:
+    definition: ClassVar[str] = (
+        "||f(T(restored)) - f(T(HQ))||_2, f = dlib ResNet descriptor, T = 150 px dlib chip transform of the HQ "
+        "face (HOG + 5 landmarks); fail = distance > threshold")
+
+    def __init__(self, threshold: float = SAME_PERSON_THRESHOLD, upsample: int = 0,
+                 retry_upsample: bool = True) -> None:
+        super().__init__(upsample, retry_upsample)
         self.threshold = float(threshold)
-        self.upsample, self.retry_upsample = int(upsample), bool(retry_upsample)
 
-    def prepare(self) -> None:
-        """Load the dlib models (a missing asset or dlib is reported before any image)."""
-        self._geometry()
-
-    def _geometry(self):
-        return shared_geometry(self.upsample, self.retry_upsample)
-
-    def hq_side(self, hq: np.ndarray):
-        """``(HQFace, descriptor)`` of an HQ image, once per HQ content (raises NoFaceError)."""
+    def hq_features(self, hq: np.ndarray, face):
+        """The HQ face's descriptor (the caller holds the geometry's lock)."""
         geo = self._geometry()
-
-        def build():
-            with geo.lock:
-                face = geo.find(hq)
-                return face, geo.descriptors([geo.chip(hq, face)])[0]
-
-        return HQ_CACHE.get(f"identity/{self.upsample}/{self.retry_upsample}", hq, build)
+        return geo.descriptors([geo.chip(hq, face)])[0]
 
     def distances(self, restored, reference) -> tuple[np.ndarray, np.ndarray]:
         """``([B] distances, [B] HQ detection counts)``; raises on the first image without an HQ face."""
@@ -144,19 +186,6 @@ class IdentityDistance(PerImageMetric):
         dist, n_faces = self.distances(restored, reference)
         return {"value": dist, "fail": (dist > self.threshold).astype(np.float64), "hq_faces": n_faces}
 
-    def __call__(self, restored, reference=None):
-        return self.details(restored, reference)["value"]
-
-    def describe(self) -> dict[str, Any]:
-        out = super().describe()
-        out["definition"] = ("||f(T(restored)) - f(T(HQ))||_2, f = dlib ResNet descriptor, T = 150 px dlib chip "
-                             "transform of the HQ face (HOG + 5 landmarks); fail = distance > threshold")
-        try:
-            out["geometry"] = self._geometry().describe()
-        except Exception as exc:  # describe never fails a run
-            out["geometry"] = f"unavailable: {exc}"
-        return out
-
 
 def verification_scores(distances: np.ndarray, same: np.ndarray, threshold: float = SAME_PERSON_THRESHOLD
                         ) -> dict[str, float]:
@@ -173,4 +202,4 @@ def verification_scores(distances: np.ndarray, same: np.ndarray, threshold: floa
             "n_different": int(len(neg))}
 
 
-__all__ = ["IdentityDistance", "HQCache", "HQ_CACHE", "verification_scores", "check_pair"]
+__all__ = ["IdentityDistance", "HQFaceMetric", "HQCache", "HQ_CACHE", "verification_scores", "check_pair"]

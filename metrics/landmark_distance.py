@@ -30,13 +30,12 @@ iBUG 300-W training data excludes commercial use.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
-from bench.core.types import PerImageMetric
-from metrics.identity import HQ_CACHE, check_pair
-from reference_models.shared.face_descriptor import shared_geometry, to_hwc_list
+from metrics.identity import HQFaceMetric, check_pair
+from reference_models.shared.face_descriptor import to_hwc_list
 
 #: 0-based indices of the outer eye corners in the 68-point layout (inter-ocular normalisation).
 OUTER_EYE_CORNERS = (36, 45)
@@ -50,7 +49,7 @@ def landmark_distance(points: np.ndarray, reference: np.ndarray) -> tuple[float,
     return lmd, (lmd / iod if iod > 0 else float("nan"))
 
 
-class LandmarkDistance(PerImageMetric):
+class LandmarkDistance(HQFaceMetric):
     """Mean distance of 68 dlib landmarks of HQ and restoration, both predicted in the HQ's face box."""
 
     description = ("Landmark distance: mean Euclidean distance (px, HQ resolution) of the 68 dlib landmarks of HQ "
@@ -68,25 +67,13 @@ class LandmarkDistance(PerImageMetric):
     extra_outputs: ClassVar[tuple[str, ...]] = ("nme",)
     outputs = {"value": "lower", "nme": "lower"}
 
-    def __init__(self, upsample: int = 0, retry_upsample: bool = True) -> None:
-        self.upsample, self.retry_upsample = int(upsample), bool(retry_upsample)
+    definition: ClassVar[str] = (
+        "mean over 68 dlib landmarks of ||p(restored) - p(HQ)||_2 in px at HQ resolution, both predicted in the "
+        "HQ's HOG box; nme = lmd / ||p36(HQ) - p45(HQ)||")
 
-    def prepare(self) -> None:
-        self._geometry()
-
-    def _geometry(self):
-        return shared_geometry(self.upsample, self.retry_upsample)
-
-    def hq_side(self, hq: np.ndarray):
-        """``(HQFace, [68, 2] HQ landmarks)``, once per HQ content (raises NoFaceError)."""
-        geo = self._geometry()
-
-        def build():
-            with geo.lock:
-                face = geo.find(hq)
-                return face, geo.landmarks(hq, face)
-
-        return HQ_CACHE.get(f"lmd/{self.upsample}/{self.retry_upsample}", hq, build)
+    def hq_features(self, hq: np.ndarray, face):
+        """The HQ face's ``[68, 2]`` landmarks (the caller holds the geometry's lock)."""
+        return self._geometry().landmarks(hq, face)
 
     def details(self, restored, reference=None) -> dict[str, np.ndarray]:
         if reference is None:
@@ -102,19 +89,6 @@ class LandmarkDistance(PerImageMetric):
             values.append(a)
             nme.append(b)
         return {"value": np.asarray(values, np.float64), "nme": np.asarray(nme, np.float64)}
-
-    def __call__(self, restored, reference=None):
-        return self.details(restored, reference)["value"]
-
-    def describe(self) -> dict[str, Any]:
-        out = super().describe()
-        out["definition"] = ("mean over 68 dlib landmarks of ||p(restored) - p(HQ)||_2 in px at HQ resolution, both "
-                             "predicted in the HQ's HOG box; nme = lmd / ||p36(HQ) - p45(HQ)||")
-        try:
-            out["geometry"] = self._geometry().describe()
-        except Exception as exc:  # describe never fails a run
-            out["geometry"] = f"unavailable: {exc}"
-        return out
 
 
 __all__ = ["LandmarkDistance", "landmark_distance", "OUTER_EYE_CORNERS"]

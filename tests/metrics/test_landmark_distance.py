@@ -18,9 +18,10 @@ def _tensor(*images):
 
 @pytest.fixture
 def metric(geometry, monkeypatch):  # noqa: F811
+    import metrics.identity as identity_module  # the dlib models of identity and lmd (HQFaceMetric)
     import metrics.landmark_distance as lmd_module
 
-    monkeypatch.setattr(lmd_module, "shared_geometry", lambda *a, **k: geometry)
+    monkeypatch.setattr(identity_module, "shared_geometry", lambda *a, **k: geometry)
     return lmd_module.LandmarkDistance()
 
 
