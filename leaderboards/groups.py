@@ -9,7 +9,11 @@ For each per-image metric and each group value ``g`` (faces without the attribut
 shown but never tested), over the run's complete (``ok``) rows with a finite value:
 
 * ``n``, ``mean`` and a 95 % Student-t interval ``mean ± t_{0.975, n-1} s / sqrt(n)`` (``s``: the sample
-  standard deviation; ``nan`` for ``n < 2``);
+  standard deviation; ``nan`` for ``n < 2``); for a 0/1 output (a rate, e.g. ``identity.fail``) Wilson's
+  score interval ``(p + z²/2n ± z sqrt(p(1-p)/n + z²/4n²)) / (1 + z²/n)`` instead;
+* ``by`` may cross attributes: ``age_bin,gender`` groups by both (``"20-29 female"``); a face missing
+  any of them is in ``?``;
+* ranked extra outputs are grouped too (``identity.fail``: the per-group verification-failure share);
 * across the groups with at least ``min_group`` faces (default 30, as the attribute gaps): the gap of the
   means ``max_g mean_g - min_g mean_g`` (descriptive, in the metric's unit) and the Kruskal-Wallis test of
   equal distributions (:func:`metrics.group_fairness.kruskal_wallis`, rank-based: no normality assumed
@@ -25,6 +29,8 @@ import pandas as pd
 
 from bench.core.types import AGE_BIN_LABELS, GENDER_LABELS
 from bench.harness.store import ResultStore
+from leaderboards.compare import key_direction
+from metrics.attribute_gap import wilson
 from metrics.group_fairness import kruskal_wallis
 
 #: groups smaller than this are shown but enter neither the gap nor the test
@@ -44,9 +50,14 @@ def group_label(by: str, value: Any) -> str:
 
 
 def _mean_interval(values: np.ndarray) -> tuple[float, float, float]:
+    """Mean and 95 % interval: Student t, or Wilson's score interval when every value is 0 or 1 (a rate such
+    as ``identity.fail``: the t-interval would leave [0, 1] for small groups and rare events)."""
     from scipy.stats import t
 
     n = values.size
+    if n and np.isin(values, (0.0, 1.0)).all():
+        low, high = wilson(np.array([values.sum()]), np.array([n]), 1.959963984540054)
+        return float(values.mean()), float(low[0]), float(high[0])
     mean = float(values.mean()) if n else math.nan
     if n < 2:
         return mean, math.nan, math.nan
@@ -62,18 +73,37 @@ def group_scores(store: ResultStore, run_id: str, by: str, metrics: Sequence[str
     rows = {r["sample_id"]: r for r in store.sample_rows(run_id)}
     complete = set(store.sample_ids(run_id, "ok"))
     labelled = [r for r in rows.values() if r["sample_id"] in complete]
-    if labelled and not any(by in (r.get("attributes") or {}) for r in labelled):
-        known = sorted({k for r in labelled for k in (r.get("attributes") or {})})
-        raise ValueError(f"run {run_id}: no face is labelled with {by!r}; labelled attributes: "
-                         f"{', '.join(known) or 'none'}")
-    group_of = {sid: group_label(by, (rows[sid].get("attributes") or {}).get(by)) for sid in complete}
+    keys = [k.strip() for k in by.split(",") if k.strip()]
+    if not keys:
+        raise ValueError("--by needs an attribute name (e.g. race, or age_bin,gender for crossed groups)")
+    for key in keys:
+        if labelled and not any(key in (r.get("attributes") or {}) for r in labelled):
+            known = sorted({k for r in labelled for k in (r.get("attributes") or {})})
+            raise ValueError(f"run {run_id}: no face is labelled with {key!r}; labelled attributes: "
+                             f"{', '.join(known) or 'none'}")
+
+    order: dict[str, tuple] = {"?": (1,)}
+
+    def label(attributes: dict) -> str:
+        parts = [group_label(key, attributes.get(key)) for key in keys]
+        if "?" in parts:
+            return "?"
+        name = " ".join(parts)  # ordered by the raw values (age bins by age, not as text)
+        order.setdefault(name, (0,) + tuple((0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v))
+                                            for v in (attributes.get(key) for key in keys)))
+        return name
+
+    group_of = {sid: label(rows[sid].get("attributes") or {}) for sid in complete}
     values: dict[str, dict[str, list[float]]] = {}
     for _, sid, metric, value, _ in store.scores(run_id):
         if sid not in complete or value is None or not math.isfinite(value):
             continue
-        entry = info.get(metric.split(".")[0], {})
-        if "." in metric or entry.get("set_level") or (entry.get("layout") or {}).get("hidden"):
-            continue  # extra outputs and audit rows (attr_pred) are not quality results
+        base, _, output = metric.partition(".")
+        entry = info.get(base, {})
+        if entry.get("set_level") or (entry.get("layout") or {}).get("hidden"):
+            continue  # audit rows (attr_pred) are not quality results
+        if output and key_direction(info, base, output) == "info":
+            continue  # informational extra outputs (counts, flat-region shares); ranked ones (identity.fail) stay
         if metrics and metric not in metrics:
             continue
         values.setdefault(metric, {}).setdefault(group_of[sid], []).append(float(value))
@@ -84,7 +114,7 @@ def group_scores(store: ResultStore, run_id: str, by: str, metrics: Sequence[str
         test = kruskal_wallis(list(tested.values())) if len(tested) >= 2 else {"p": math.nan}
         means = [v.mean() for v in tested.values()]
         gap = float(max(means) - min(means)) if len(means) >= 2 else math.nan
-        for group in sorted(by_group, key=lambda g: (g == "?", g)):
+        for group in sorted(by_group, key=lambda g: order.get(g, (0,))):
             mean, lo, hi = _mean_interval(by_group[group])
             out.append({"metric": metric, "group": group, "n": int(by_group[group].size), "mean": mean, "lo": lo,
                         "hi": hi, "in_test": group in tested, "gap": gap, "kruskal_p": test["p"]})
@@ -95,7 +125,8 @@ def group_scores(store: ResultStore, run_id: str, by: str, metrics: Sequence[str
 
 def to_text(frame: pd.DataFrame) -> str:
     """The grouped table as Markdown (interval in brackets; ``*`` = group below the minimum size, untested)."""
-    lines = [f"Run {frame.attrs.get('run_id', '?')} grouped by {frame.attrs.get('by', '?')}: mean [95 % t-interval]; "
+    lines = [f"Run {frame.attrs.get('run_id', '?')} grouped by {frame.attrs.get('by', '?')}: mean [95 % interval: Student t; Wilson for 0/1 "
+             "outputs]; "
              f"gap of the means and Kruskal-Wallis p over the groups with >= {frame.attrs.get('min_group')} faces "
              "(* = below that size: shown, not tested).", "",
              "| metric | group | n | mean [95 % CI] | gap | Kruskal-Wallis p |", "|---|---|---:|---|---:|---:|"]

@@ -20,9 +20,15 @@ Failures: an HQ on which the detector finds no face raises :class:`NoFaceError`;
 that image's error for this metric (``bench errors``), never a silent drop -- the share of such images is
 the HQ no-face share.  A restoration of another size than its HQ is an error too.
 
-Scope: per-image metric (the set-level variant with stored descriptors, intervals and per-group tables
-in the store is not implemented; per-group tables can be built from the per-image rows).  ArcFace
-(insightface ONNX) is not offered.
+ArcFace option (``-X identity.embedding=arcface``, :mod:`reference_models.shared.arcface`): insightface's
+``w600k_r50.onnx`` on the 112x112 crop aligned by the five points of the HQ's dlib landmarks (same
+transform on both images); ``identity = 1 - cos(a(ŷ), a(y))``; no threshold is published for it, so
+``-X identity.threshold=`` is required.  The file cannot be downloaded here (clear asset error with the
+official ``buffalo_l.zip`` URL and the cache path).
+
+Scope: a per-image metric; its set summaries are the run's means (the leaderboard), per-group tables with
+intervals come from ``bench groups RUN --by age_bin,gender`` (``identity`` and ``identity.fail``), and
+``benchmarks/identity_utkface.py`` adds bootstrap intervals per resolution.
 
 Verification of the descriptor (``tests/metrics/test_identity.py``): equal to dlib's own
 ``face_recognition_model_v1.compute_face_descriptor(img, shape)`` to 1e-5; on the deepface celebrity
@@ -43,6 +49,8 @@ from bench.core.types import PerImageMetric
 from reference_models.shared.face_descriptor import SAME_PERSON_THRESHOLD, shared_geometry, to_hwc_list
 
 _HQ_CACHE_MAX = 20000
+#: identity embeddings: dlib's ResNet descriptor (default, Euclidean) or insightface ArcFace (cosine distance)
+EMBEDDINGS = ("dlib", "arcface")
 
 
 class HQCache:
@@ -51,6 +59,10 @@ class HQCache:
     def __init__(self) -> None:
         self._data: dict[tuple, Any] = {}
         self._lock = threading.Lock()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
 
     def get(self, tag: str, image: np.ndarray, build):
         key = (tag, image.shape, hashlib.sha256(image.tobytes()).hexdigest())
@@ -117,7 +129,11 @@ class HQFaceMetric(PerImageMetric):
             with geo.lock:
                 return face, self.hq_features(hq, face)
 
-        return HQ_CACHE.get(f"{self.name}/{options}", hq, build)
+        return HQ_CACHE.get(f"{self.name}/{options}/{self.cache_tag()}", hq, build)
+
+    def cache_tag(self) -> str:
+        """What else the cached HQ features depend on (an embedding choice, a weights file)."""
+        return ""
 
     def __call__(self, restored, reference=None):
         return self.details(restored, reference)["value"]
@@ -154,31 +170,80 @@ class IdentityDistance(HQFaceMetric):
         "||f(T(restored)) - f(T(HQ))||_2, f = dlib ResNet descriptor, T = 150 px dlib chip transform of the HQ "
         "face (HOG + 5 landmarks); fail = distance > threshold")
 
-    def __init__(self, threshold: float = SAME_PERSON_THRESHOLD, upsample: int = 0,
-                 retry_upsample: bool = True) -> None:
+    def __init__(self, threshold: float | None = None, upsample: int = 0, retry_upsample: bool = True,
+                 embedding: str = "dlib", weights: str | None = None) -> None:
         super().__init__(upsample, retry_upsample)
-        self.threshold = float(threshold)
+        if embedding not in EMBEDDINGS:
+            raise ValueError(f"identity: embedding must be one of {', '.join(EMBEDDINGS)}, got {embedding!r}")
+        if embedding == "dlib" and weights is not None:
+            raise ValueError("identity: weights= selects an ArcFace ONNX file; the dlib descriptor is an asset")
+        if threshold is None and embedding == "arcface":
+            raise ValueError("identity: insightface publishes no verification threshold for ArcFace (buffalo_l); "
+                             "state yours, e.g. -X identity.threshold=0.6 (a cosine distance), with the run")
+        self.embedding, self.weights = embedding, weights
+        self.threshold = float(SAME_PERSON_THRESHOLD if threshold is None else threshold)
+
+    def cache_tag(self) -> str:
+        return f"{self.embedding}/{self.weights}"
+
+    def prepare(self) -> None:
+        super().prepare()
+        if self.embedding == "arcface":
+            self._arcface()
+
+    def _arcface(self):
+        from reference_models.shared.arcface import shared_arcface
+
+        return shared_arcface(self.weights)
 
     def hq_features(self, hq: np.ndarray, face):
-        """The HQ face's descriptor (the caller holds the geometry's lock)."""
+        """The HQ face's descriptor, or for ArcFace ``(alignment matrix, embedding)`` (the caller holds the
+        geometry's lock)."""
         geo = self._geometry()
-        return geo.descriptors([geo.chip(hq, face)])[0]
+        if self.embedding == "dlib":
+            return geo.descriptors([geo.chip(hq, face)])[0]
+        from reference_models.shared.arcface import ARCFACE_TEMPLATE, five_points, similarity_transform, warp
+
+        matrix = similarity_transform(five_points(geo.landmarks(hq, face)), ARCFACE_TEMPLATE)
+        return matrix, self._arcface().embed([warp(hq, matrix)])[0]
 
     def distances(self, restored, reference) -> tuple[np.ndarray, np.ndarray]:
         """``([B] distances, [B] HQ detection counts)``; raises on the first image without an HQ face."""
         geo = self._geometry()
         rs, hs = to_hwc_list(restored), to_hwc_list(reference)
-        faces, hq_desc, chips = [], [], []
+        faces, hq_side, crops = [], [], []
         for r, h in zip(rs, hs):
             check_pair(r, h)
             face, d = self.hq_side(h)
             faces.append(face)
-            hq_desc.append(d)
-            chips.append(geo.chip(r, face))
+            hq_side.append(d)
+            if self.embedding == "dlib":
+                crops.append(geo.chip(r, face))
+            else:
+                from reference_models.shared.arcface import warp
+
+                crops.append(warp(r, d[0]))
+        n_faces = np.asarray([f.n_faces for f in faces], np.float64)
+        if not crops:
+            return np.zeros(0), n_faces
+        if self.embedding == "arcface":
+            from reference_models.shared.arcface import cosine_distance
+
+            return cosine_distance(self._arcface().embed(crops), np.stack([d[1] for d in hq_side])), n_faces
         with geo.lock:
-            rest_desc = geo.descriptors(chips)
-        dist = np.linalg.norm(rest_desc - np.asarray(hq_desc).reshape(-1, 128), axis=1) if chips else np.zeros(0)
-        return dist.astype(np.float64), np.asarray([f.n_faces for f in faces], np.float64)
+            rest_desc = geo.descriptors(crops)
+        dist = np.linalg.norm(rest_desc - np.asarray(hq_side).reshape(-1, 128), axis=1)
+        return dist.astype(np.float64), n_faces
+
+    def describe(self) -> dict[str, Any]:
+        out = super().describe()
+        out.update({"embedding": self.embedding, "threshold": self.threshold})
+        if self.embedding == "arcface":
+            try:
+                out["arcface"] = self._arcface().describe()
+            except Exception as exc:  # describe never fails a run
+                out["arcface"] = f"unavailable: {exc}"
+        return out
 
     def details(self, restored, reference=None) -> dict[str, np.ndarray]:
         if reference is None:

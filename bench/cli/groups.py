@@ -21,7 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "group, gap of the means and Kruskal-Wallis test across the groups.",
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("run", metavar="RUN", help="run id (or an unambiguous prefix)")
-    p.add_argument("--by", required=True, help="the labelled attribute to group by, e.g. race, gender, age_bin")
+    p.add_argument("--by", required=True, help="the labelled attribute to group by, e.g. race, gender, age_bin; "
+                                                "comma-separated attributes are crossed (age_bin,gender)")
     p.add_argument("--store", default=DEFAULTS["store"], help="SQLite results store")
     p.add_argument("--metric", action="append", default=[], metavar="NAME", help="only this metric (repeatable)")
     p.add_argument("--min-group", type=positive, default=30, help="smallest group that enters the gap and the test")

@@ -67,3 +67,36 @@ def test_cli_prints_the_table_and_refuses_an_unlabelled_attribute(synthetic_run,
     assert main(["groups", run_id, "--by", "race", "--store", str(store)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "no face is labelled with 'race'" in err
+
+
+def test_crossed_attributes_group_by_both_labels(synthetic_run):
+    """``--by age_bin,gender``: one group per (age bin, gender) pair, each the direct subset of the store."""
+    import json
+
+    from bench.core.types import AGE_BIN_LABELS
+
+    store, run_id = synthetic_run
+    frame = group_scores(run_id, "age_bin,gender", store=store, metrics=["psnr"], min_group=1)
+    with sqlite3.connect(store) as conn:
+        rows = conn.execute("SELECT s.attributes, sc.value FROM scores sc JOIN samples s ON s.run_id=sc.run_id AND "
+                            "s.sample_id=sc.sample_id WHERE sc.run_id=? AND sc.metric='psnr'", (run_id,)).fetchall()
+    direct = {}
+    for attributes, value in rows:
+        a = json.loads(attributes)
+        direct.setdefault(f"{AGE_BIN_LABELS[a['age_bin']]} {['female', 'male'][a['gender']]}", []).append(value)
+    part = frame.set_index("group")
+    assert set(part.index) == set(direct) and len(direct) > 2
+    for group, values in direct.items():
+        assert part.loc[group, "n"] == len(values) and part.loc[group, "mean"] == pytest.approx(np.mean(values))
+
+
+def test_rates_get_wilson_intervals_equal_to_scipys():
+    """A 0/1 output (identity.fail) gets Wilson's score interval, as scipy's binomtest computes it."""
+    from leaderboards.groups import _mean_interval
+
+    for k, n in ((0, 12), (3, 18), (29, 30)):
+        values = np.r_[np.ones(k), np.zeros(n - k)]
+        mean, lo, hi = _mean_interval(values)
+        ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        assert mean == pytest.approx(k / n) and (lo, hi) == pytest.approx((ci.low, ci.high), abs=1e-9)
+        assert 0.0 <= lo <= hi <= 1.0

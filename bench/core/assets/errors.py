@@ -21,10 +21,13 @@ class AssetError(RuntimeError):
 class AssetUnavailableError(AssetError):
     """No source could provide the asset; the message says what was tried and how to get the file."""
 
-    def __init__(self, message: str, name: str = "", attempts: Iterable[tuple[str, str]] = ()) -> None:
+    def __init__(self, message: str, name: str = "", attempts: Iterable[tuple[str, str]] = (),
+                 short: str | None = None) -> None:
         super().__init__(message)
         self.name = name
         self.attempts = list(attempts)
+        #: the one-line form the command line prints (the full message with ``--debug`` or ``bench assets``)
+        self.short = short or message.splitlines()[0]
 
 
 class AssetIntegrityError(AssetError):

@@ -476,4 +476,8 @@ class AssetManager:
         lines.append(f"    or point {spec.env_var} at it (export {spec.env_var}=/path/to/{spec.file})")
         lines.append("    or add a `path` source to the manifest")
         lines.append(f"  Licence: {spec.licence}")
-        return AssetUnavailableError("\n".join(lines), name=spec.name, attempts=attempts)
+        why = attempts[0][1] if attempts else "no automatic source"
+        where = spec.official_url or "the official source"
+        short = (f"asset {spec.name!r} ({spec.file}) is not available: {why}; download it from {where} and place "
+                 f"it at {target} (or set {spec.env_var}); `bench assets fetch {spec.name}` explains every source")
+        return AssetUnavailableError("\n".join(lines), name=spec.name, attempts=attempts, short=short)

@@ -88,3 +88,22 @@ def test_no_action_prints_help(capsys):
 def test_names_and_all_are_exclusive(tmp_path, argv, capsys):
     assert run(argv + ["--cache-dir", str(tmp_path)]) == 2
     assert "not both" in capsys.readouterr().err
+
+
+def test_a_run_needing_an_absent_asset_says_so_in_one_line(tmp_path, capsys, monkeypatch):
+    """`bench run` with an absent checkpoint: one line with the official URL and where to place the file;
+    --debug prints the full instructions (every source tried, licence)."""
+    from bench.cli import main
+
+    monkeypatch.setenv("FRBENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("FRBENCH_OFFLINE", "1")
+    argv = ["run", "--method", "gfpgan", "--dataset", "synthetic", "-D", "n=2", "--metrics", "psnr",
+            "--store", str(tmp_path / "r.sqlite"), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert "https://github.com/TencentARC/GFPGAN/releases/download/v1.3.0/GFPGANv1.3.pth" in err
+    assert str(tmp_path / "cache" / "gfpgan_v1_3" / "GFPGANv1.3.pth") in err and "FRBENCH_ASSET_GFPGAN_V1_3" in err
+    assert main(argv + ["--debug"]) == 2
+    full = capsys.readouterr().err
+    assert "Sources tried:" in full and "Licence:" in full
