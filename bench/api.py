@@ -34,6 +34,50 @@ def run(method: Any = DEFAULTS["method"], dataset: Any = DEFAULTS["dataset"], **
     return Runner(method, dataset, **options).run()
 
 
+def study(path_or_name: str | Path, *, store: str | Path = DEFAULTS["store"], out: str | Path = DEFAULTS["out"],
+          limit: int | None = None, roots: dict[str, str] | None = None, executor: str = DEFAULTS["executor"],
+          ray_address: str | None = DEFAULTS["ray_address"], ray_workers: int | None = DEFAULTS["ray_workers"],
+          shard_size: int | None = DEFAULTS["shard_size"], device: str = DEFAULTS["device"],
+          workers: int = DEFAULTS["workers"], progress: bool = True, dry_run: bool = False, report: bool = True):
+    """Run a study file (a grid of runs, ``bench study run``; ``docs/studies.md``) and return its
+    :class:`~bench.harness.study.StudySummary`.
+
+    ``path_or_name``: a YAML file, or the name of a shipped study (``bench study list``).  The whole file is
+    validated first (every problem in one :class:`~bench.harness.study_spec.StudyError`, nothing run); each
+    cell is then an ordinary resumable run into ``store``.  ``limit`` overrides the file's limit, ``roots``
+    (``{dataset: path}``) its roots; ``executor`` ... ``workers`` go to every cell's runner.  ``dry_run``:
+    validate and list the cells only.  ``report``: last, write the report of the study's runs with
+    ``leaderboards.report.write_report`` to ``OUT/studies/NAME/`` (checked before any cell runs).
+    """
+    from bench.harness.study import dry_run_summary, prepare_study, run_study
+
+    prepared = prepare_study(path_or_name, roots=roots, limit=limit, device=device)
+    if dry_run:
+        return dry_run_summary(prepared, str(store))
+    prepared.raise_problems()
+    write_report = None
+    if report:
+        try:
+            from leaderboards.report import write_report
+        except ImportError as exc:
+            from bench.core.errors import ConfigurationError
+
+            raise ConfigurationError(f"the study's last step, its report, needs leaderboards.report.write_report, "
+                                     f"which cannot be imported ({exc}); run with --no-report (report=False)") from None
+    summary = run_study(prepared, progress=progress, store=str(store), out=str(out), executor=executor,
+                        ray_address=ray_address, ray_workers=ray_workers, shard_size=shard_size, device=device,
+                        workers=workers)
+    if write_report is not None and summary.run_ids:
+        try:
+            summary.report = dict(write_report(store, Path(out) / "studies" / summary.name, run_ids=summary.run_ids,
+                                               title=f"study {summary.name}"))
+        except Exception as exc:  # the runs are stored: say what failed, keep the summary
+            from bench.harness.study_spec import describe_error
+
+            summary.report_error = describe_error(exc)
+    return summary
+
+
 def leaderboard(store: str | Path = DEFAULTS["store"], out: str | Path = DEFAULTS["leaderboard_dir"], *,
                 datasets: Sequence[str] = (), protocols: Sequence[str] = (), methods: Sequence[str] = (),
                 metrics: Sequence[str] = (), common_ids: bool = DEFAULTS["common_ids"]) -> dict[str, Path]:
@@ -143,6 +187,31 @@ def group_scores(run_id: str, by: str, store: str | Path = DEFAULTS["store"], *,
     return frame
 
 
+def report(store: str | Path = DEFAULTS["store"], out: str | Path = DEFAULTS["report_dir"], *,
+           run_ids: Sequence[str] | None = None, datasets: Sequence[str] = (), title: str | None = None,
+           intervals: bool = False, gallery: int = DEFAULTS["report_gallery"], seed: int = DEFAULTS["report_seed"],
+           progress=None) -> dict[str, Path]:
+    """Paper table (Markdown, CSV, LaTeX), figures (PNG, SVG, CSV) and ``report.html`` (self-contained) of the
+    runs of ``store`` (``bench report``; :mod:`leaderboards.report`).  Returns the written paths by name."""
+    from leaderboards.report import write_report
+
+    return write_report(store, out, run_ids=run_ids, title=title, intervals=intervals, gallery=gallery, seed=seed,
+                        datasets=datasets, progress=progress)
+
+
+def per_image(store: str | Path = DEFAULTS["store"], run_ids: Sequence[str] | None = None, wide: bool = False):
+    """Per-image results of the runs (all when ``run_ids`` is None; ids or prefixes) as a pandas DataFrame
+    (``bench export``): long form, one row per sample and stored output (scores, stored attribute predictions)
+    with the labels; ``wide``: one row per run and sample (:mod:`leaderboards.export`)."""
+    from bench.harness.store import ResultStore
+    from leaderboards.export import per_image as frame
+
+    if not Path(store).exists():
+        raise FileNotFoundError(f"no results store at {store}: run `bench run` first (or pass --store)")
+    with ResultStore(store, readonly=True) as db:
+        return frame(db, run_ids, wide=wide)
+
+
 def resolve_run(db, prefix: str) -> str:
     """The full id of the one run whose id starts with ``prefix`` (clear errors for none or several)."""
     matches = [r["run_id"] for r in db.runs() if r["run_id"].startswith(prefix)]
@@ -195,3 +264,13 @@ def correlate(judgements: str | Path, *, scores: str | Path | None = None, store
                            directions=parse_directions(higher_is_better, lower_is_better),
                            replicates=replicates, seed=bootstrap_seed, level=level, allow_missing=allow_missing,
                            out=out, figure=figure)
+
+
+def write_lq_inputs(dataset: str = DEFAULTS["dataset"], out: str | Path = "lq", **options: Any) -> dict[str, Any]:
+    """Write the LQ inputs ``bench run`` would give a method (``<out>/<sample_id>.png`` + ``manifest.csv``), so a
+    restorer outside frbench gets the same faces (``bench lq``; options as there: ``root``, ``dataset_options``,
+    ``degradation``, ``seed``, ``limit``, ``subset``, ``subset_seed``, ``workers``, ``max_pixels``).  Score its
+    outputs with ``run(method="external", method_options={"folder": ..., "name": ...})``."""
+    from bench.harness.lq_export import write_lq_inputs as write
+
+    return write(dataset, out, **options)

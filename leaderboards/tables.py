@@ -60,6 +60,8 @@ class TableFilter:
     protocols: Sequence[str] = ()
     methods: Sequence[str] = ()
     metrics: Sequence[str] = ()
+    #: only these runs (full ids; empty = every run)
+    run_ids: Sequence[str] = ()
 
     @staticmethod
     def _match(value: str, patterns: Sequence[str]) -> bool:
@@ -67,7 +69,7 @@ class TableFilter:
 
     def keep_run(self, run: dict[str, Any]) -> bool:
         return (self._match(run["dataset"], self.datasets) and self._match(run["protocol"], self.protocols)
-                and self._match(run["method"], self.methods))
+                and self._match(run["method"], self.methods) and (not self.run_ids or run["run_id"] in self.run_ids))
 
     def keep_metric(self, name: str) -> bool:
         base = name.split(".", 1)[0]

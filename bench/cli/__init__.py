@@ -11,6 +11,10 @@
     bench train        train a suite model (attribute-classifier, ifqa, debiasfr)    bench/cli/train.py
     bench assets       list, fetch, verify pretrained assets (sha256-checked)        bench/cli/assets.py
     bench store        check, copy (consistent, WAL included), migrate a store file   bench/cli/store.py
+    bench lq           write the LQ inputs of a dataset + protocol as PNG (external)  bench/cli/lq.py
+    bench study        a grid of runs (datasets x degradations x methods) from YAML  bench/cli/study.py
+    bench report       paper table (Markdown/CSV/LaTeX), figures, self-contained HTML bench/cli/report.py
+    bench export       per-image results (scores, predictions, labels) as CSV/Parquet bench/cli/export.py
 
 Errors are one line on stderr (``bench: error: ...``) with exit code 2, naming the file and the cause;
 SQLite and OS errors of the results store name the store.  An unexpected exception is one line too, with
@@ -28,11 +32,13 @@ import traceback
 from typing import Sequence
 
 from bench import __version__
-from bench.cli import assets, compare, correlate, errors, groups, leaderboard, listing, run, runs, store, train
+from bench.cli import assets, compare, correlate, errors, groups, leaderboard, listing, lq, run, runs, store, train
+from bench.cli import study as study_cli
+from bench.cli import export, report
 
 #: exit code of a run refused because another process writes it (EX_TEMPFAIL: try again later)
 EXIT_BUSY = 75
-SUBCOMMANDS = (run, leaderboard, listing, errors, runs, correlate, compare, groups, train, assets, store)
+SUBCOMMANDS = (run, leaderboard, listing, errors, runs, correlate, compare, groups, train, assets, store, lq, study_cli, report, export)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -85,6 +91,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (StoreError, ValueError, KeyError, FileNotFoundError, OSError, RuntimeError) as exc:
         _traceback(debug)
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        asset = _asset_error(exc)
+        if asset is not None and not debug:
+            message = asset.short + " (--debug prints the full instructions)"
         if isinstance(exc, OSError) and exc.filename and str(exc.filename) not in message:
             message = f"{exc.filename}: {exc.strerror or message}"
         print(f"bench: error: {message}", file=sys.stderr)
@@ -93,6 +102,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         _traceback(debug)
         print(f"bench: internal error: {exc.__class__.__name__}: {exc}{hint}", file=sys.stderr)
         return 1
+
+
+def _asset_error(exc: BaseException):
+    """The asset-unavailable error behind ``exc`` (itself or a cause), whose one-line form is printed."""
+    from bench.core.assets.errors import AssetUnavailableError
+
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, AssetUnavailableError):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
 
 
 def _traceback(debug: bool) -> None:

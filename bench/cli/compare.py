@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli.options import count
+from bench.cli.options import HelpFormatter, count
 from bench.core.defaults import DEFAULTS
 
 
@@ -20,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "per-image metrics, exact McNemar test for attribute error rates (gender / age bin, against "
                     "the HQ prediction and the label), paired bootstrap for the other set-level values (FID, "
                     "KID...), Holm correction over the rows. The runs must be of the same setting.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("run_a", metavar="RUN_A", help="run id (or an unambiguous prefix)")
     p.add_argument("run_b", metavar="RUN_B", help="run id (or an unambiguous prefix)")
     p.add_argument("--store", default=DEFAULTS["store"], help="SQLite results store")

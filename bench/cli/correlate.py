@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from bench.cli.options import HelpFormatter
+
 from bench.core.defaults import DEFAULTS
 
 
@@ -27,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "opinion scores (image_id, mos[, std, n]); see docs/human-judgements-format.md. Reports "
                     "SRCC, KRCC (tau-b) and PLCC per pack (mean over packs) and globally, with seeded "
                     "bootstrap intervals over packs (or images for MOS). Lower-is-better metrics are negated.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=HelpFormatter)
     p.add_argument("--judgements", "-j", required=True, help="human-judgement CSV (ranking packs or MOS)")
     p.add_argument("--format", default="auto", choices=["auto", "ranking", "mos"],
                    help="judgement format (auto: 'rank' column = ranking, 'mos' column = MOS)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import argparse
 
-from bench.cli.options import positive
+from bench.cli.options import HelpFormatter, positive
 from bench.core.defaults import DEFAULTS
 
 
@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Per-image results (PSNR, SSIM, NIQE, ...) of one run grouped by any attribute "
                                    "the dataset labels (race, gender, age_bin, ...): mean and 95 %% t-interval per "
                                    "group, gap of the means and Kruskal-Wallis test across the groups.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     p.add_argument("run", metavar="RUN", help="run id (or an unambiguous prefix)")
     p.add_argument("--by", required=True, help="the labelled attribute to group by, e.g. race, gender, age_bin; "
                                                 "comma-separated attributes are crossed (age_bin,gender)")

@@ -53,3 +53,13 @@ def seed(text: str) -> int:
 
 
 PARSERS = {"count": count, "positive": positive, "seed": seed}
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """``--help`` with each option's default, except for on/off flags (``--no-report (default: True)`` reads
+    as the opposite of what it means)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+            return action.help
+        return super()._get_help_string(action)

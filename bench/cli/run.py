@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bench.cli.options import PARSERS, key_value, metric_key_value
+from bench.cli.options import HelpFormatter, PARSERS, key_value, metric_key_value
 from bench.harness.config import cli_fields
 
 
@@ -18,7 +18,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        description="Restore every face of a dataset with a method, score the results and write "
                                    "one row per image to the results store. Started again with the same options, "
                                    "a run resumes where it stopped.",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                       formatter_class=HelpFormatter)
     for f, meta in cli_fields():
         kind, flags = meta["kind"], meta["flags"]
         if kind == "flag":

@@ -9,6 +9,8 @@ The result is labelled everywhere as trained here (small CPU model, few images);
 from __future__ import annotations
 
 import argparse
+
+from bench.cli.options import HelpFormatter
 import json
 
 from bench.cli import train_debiasfr
@@ -18,7 +20,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model of the suite (attribute-classifier, ifqa)")
     tsub = p.add_subparsers(dest="what", metavar="WHAT")
     a = tsub.add_parser("attribute-classifier", help="small age/gender CNN on a labelled dataset (CPU)",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                        formatter_class=HelpFormatter)
     a.add_argument("--dataset", default="utkface", help="registered dataset with age and gender labels")
     a.add_argument("--root", default=None, help="dataset folder")
     a.add_argument("--split", default="train", help="dataset split option (datasets that have one)")
@@ -32,7 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--out", required=True, help="output .safetensors file")
     a.set_defaults(handler=_cmd_train_attribute)
     q = tsub.add_parser("ifqa", help="IFQA per-pixel discriminator vs a plain restoration generator (CPU preset)",
-                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                        formatter_class=HelpFormatter)
     q.add_argument("--dataset", default="utkface", help="registered dataset with HQ faces")
     q.add_argument("--root", default=None, help="dataset folder")
     q.add_argument("--split", default="train", help="dataset split option (datasets that have one)")

@@ -51,6 +51,10 @@ DEFAULTS: dict = {
     "correlation_replicates": 1000,
     "correlation_seed": 20_200,
     "correlation_level": 0.95,
+    # bench report: output folder, faces per setting in the HTML gallery, seed of their choice
+    "report_dir": str(RESULTS_DIR / "report"),
+    "report_gallery": 8,
+    "report_seed": 0,
 }
 
 #: Environment variable that moves the asset cache (default: ~/.cache/frbench/assets).

@@ -130,7 +130,7 @@ class Registry(Generic[T]):
         factory: Callable[..., Any] = self.get(name)
         return factory(*args, **kwargs)
 
-    def build(self, name: str, **options: Any) -> Any:
+    def build(self, name: str, /, **options: Any) -> Any:  # positional-only: a component may take an option 'name'
         """``create(name, **options)`` with a clear :class:`~bench.core.errors.ConfigurationError` for an option
         the factory does not take (with a "did you mean" suggestion and the list of its options)."""
         import inspect

@@ -83,6 +83,11 @@ class RunPlan(MetricGroups):
             self.method = (METHODS.build(c.method, device=c.device, **dict(c.method_options or {}))
                            if isinstance(c.method, str) else c.method)
         self.method_files = files.digests()
+        # a method whose outputs are files named by sample id (baselines.external) indexes them against the
+        # dataset before the identity is taken; what it reports (unmatched files...) goes to the run's notes
+        bind = getattr(self.method, "bind_dataset", None)
+        if callable(bind):
+            self.notes.extend(bind(self.dataset) or [])
         # the method's own name tells its options apart (codeformer-w0.7, debiasfr[labels]); else the registered one
         self.method_name = getattr(self.method, "name", None) or (c.method if isinstance(c.method, str)
                                                                   else type(self.method).__name__)

@@ -249,6 +249,9 @@ class ShardProcessor(MetricGroups):
                 key = (item.lq.shape, item.hq.shape if item.hq is not None else None)
                 groups.setdefault(key, []).append(item)
         for (_, hq_shape), group in groups.items():
+            if getattr(self.method, "uses_sample_ids", False):  # outputs read by sample id (baselines.external)
+                self._restore_by_id(group, hq_shape)
+                continue
             try:
                 lq = image_to_tensor([it.lq for it in group])
                 out_size = tuple(hq_shape[:2]) if hq_shape is not None else None
@@ -268,6 +271,25 @@ class ShardProcessor(MetricGroups):
                 self._save(group)
         for item in items:
             item.record.seconds = time.perf_counter() - item.started
+
+    def _restore_by_id(self, group: list[_Item], hq_shape: tuple | None) -> None:
+        """Methods declaring ``uses_sample_ids``: one ``restore(..., sample_ids=[id])`` call per sample, so that a
+        missing or bad output is that image's error only; the outputs are then scored together, per size."""
+        out_size = tuple(hq_shape[:2]) if hq_shape is not None else None
+        by_size: dict[tuple, list[_Item]] = {}
+        for it in group:
+            try:
+                attrs = [it.sample.attributes] if getattr(self.method, "uses_attributes", False) else None
+                it.restored = tensor_to_uint8(self.method.restore(image_to_tensor([it.lq]), attributes=attrs,
+                                                                  out_size=out_size, sample_ids=[it.sample.id]))[0]
+                by_size.setdefault(it.restored.shape, []).append(it)
+            except Exception as exc:
+                it.record.status, it.record.stage = "error", "restore"
+                it.record.error = f"{it.record.source}: {self.method_name} failed: {short_error(exc)}"
+        for same in by_size.values():
+            self._score_group(same, np.stack([it.restored for it in same]))
+            if self.save_images:
+                self._save(same)
 
     def _score_group(self, group: list[_Item], restored_u8: np.ndarray) -> None:
         import torch
