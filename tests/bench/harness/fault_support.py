@@ -66,9 +66,18 @@ def bench(args: Sequence[str], env: dict[str, str], fsize_limit: int | None = No
                           preexec_fn=limit if fsize_limit is not None else None, check=False)
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default, so Python installs its Ctrl-C handler even when the
+    test suite itself runs in the background (a shell without job control starts background jobs with SIGINT
+    ignored, and an ignored SIGINT is inherited across exec)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start(args: Sequence[str], env: dict[str, str]) -> subprocess.Popen:
     return subprocess.Popen(command(args), cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=_default_sigint)
 
 
 def wait_for_rows(store: Path, rows: int, proc: subprocess.Popen) -> int:
