@@ -51,6 +51,7 @@ import numpy as np
 from bench.core.types import SetMetric
 
 from metrics.feature_stats import (
+    INCEPTION_BATCH,
     InceptionVectors,
     InceptionFeatures,
     mean_cov,
@@ -176,7 +177,7 @@ class FID(InceptionVectors, SetMetric):
 
     def __init__(self, reference: str = "hq", reference_folder: str | Path | None = None,
                  resize: str = "tf1-bilinear", weights: str = "auto", device: str | None = None,
-                 batch_size: int = 32, stats_dir: str | Path | None = None) -> None:
+                 batch_size: int = INCEPTION_BATCH, stats_dir: str | Path | None = None) -> None:
         if reference != "hq" and reference_folder is None:
             raise ValueError(f"FID reference {reference!r} needs reference_folder=PATH (or use reference='hq')")
         self.reference, self.reference_folder = reference, reference_folder
@@ -280,7 +281,7 @@ class GroupFID(InceptionVectors, SetMetric):
 
     def __init__(self, capacity: int = 2048, min_group_size: int = 50, seed: int = 0,
                  kid_subsets: int = 100, kid_subset_size: int = 1000, resize: str = "tf1-bilinear",
-                 weights: str = "auto", device: str | None = None, batch_size: int = 32) -> None:
+                 weights: str = "auto", device: str | None = None, batch_size: int = INCEPTION_BATCH) -> None:
         self.capacity, self.min_group_size, self.seed = int(capacity), int(min_group_size), int(seed)
         self.kid_subsets, self.kid_subset_size = int(kid_subsets), int(kid_subset_size)
         self.features = InceptionFeatures(weights=weights, resize=resize, device=device, batch_size=batch_size)

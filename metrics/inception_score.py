@@ -29,7 +29,7 @@ import numpy as np
 from bench.core.types import SetMetric
 from reference_models.shared.fid_inception import NoLogitsError
 
-from metrics.feature_stats import InceptionFeatures
+from metrics.feature_stats import INCEPTION_BATCH, InceptionFeatures
 
 
 class InceptionScore(SetMetric):
@@ -47,7 +47,7 @@ class InceptionScore(SetMetric):
     needs_reference: ClassVar[bool] = False
 
     def __init__(self, splits: int = 10, seed: int = 2020, weights: str = "auto", device: str | None = None,
-                 batch_size: int = 32) -> None:
+                 batch_size: int = INCEPTION_BATCH) -> None:
         self.splits, self.seed = int(splits), int(seed)
         self.features = InceptionFeatures(weights=weights, resize="tf1-bilinear", device=device,
                                           batch_size=batch_size)

@@ -35,7 +35,7 @@ import numpy as np
 
 from bench.core.types import SetMetric
 
-from metrics.feature_stats import InceptionFeatures, InceptionVectors, merge_bottom_k, priorities
+from metrics.feature_stats import INCEPTION_BATCH, InceptionFeatures, InceptionVectors, merge_bottom_k, priorities
 
 
 def polynomial_mmd2_unbiased(x: np.ndarray, y: np.ndarray, degree: int = 3, coef0: float = 1.0,
@@ -92,7 +92,7 @@ class KID(InceptionVectors, SetMetric):
 
     def __init__(self, capacity: int = 2048, subsets: int = 100, subset_size: int = 1000, seed: int = 2020,
                  reference: str = "hq", reference_folder=None, resize: str = "tf1-bilinear",
-                 weights: str = "auto", device: str | None = None, batch_size: int = 32,
+                 weights: str = "auto", device: str | None = None, batch_size: int = INCEPTION_BATCH,
                  stats_dir=None) -> None:
         if reference != "hq" and reference_folder is None:
             raise ValueError(f"KID reference {reference!r} needs reference_folder=PATH (or use reference='hq')")
