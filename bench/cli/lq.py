@@ -5,17 +5,7 @@
     bench run --method external -M folder=restored -M name=MyRestorer --dataset utkface --root R \\
               --degradation x8 --limit 100
 
-The images are made by the runner's own code path, not a copy of it: the samples are those of ``bench run``
-with the same ``--limit / --subset / --subset-seed`` (:func:`bench.harness.selection.select`), and each is
-decoded and degraded by :class:`bench.harness.processing.ShardProcessor` (degradation seeded by the run seed
-and the sample id, as in a run), with a "method" that returns its input and the processor's ``--save-images``
-step writing it (8-bit PNG, lossless).  So ``<out>/<sample_id>.png`` is, pixel for pixel, the LQ a method
-receives in ``bench run`` with the same options (``/`` in an id makes a sub-folder).  Captured-LQ datasets give
-their decoded LQ files.
-
-``<out>/manifest.csv``: one row per sample: ``id, file, protocol, seed, sha256`` (of the PNG file), ``height,
-width`` of the LQ, ``params`` (the degradation's per-image parameters as JSON) and ``error`` (empty when
-written; an unreadable HQ is reported there and on stderr and the other images are written).
+What is written and how (the runner's own code path, ``manifest.csv``): :mod:`bench.harness.lq_export`.
 """
 from __future__ import annotations
 
