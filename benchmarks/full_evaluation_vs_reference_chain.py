@@ -245,10 +245,13 @@ def compare(faces, cold: dict, store: Path, pyiqa_out: dict, fid_out: dict, attr
     fid = {"frbench": ours_fid, "torch_fidelity": fid_out["fid"],
            "relative_diff": abs(ours_fid - fid_out["fid"]) / abs(fid_out["fid"])}
     fid["within_1e-6"] = fid["relative_diff"] <= 1e-6
-    mixed = fid_diagnosis(store, cold["run_id"])
+    diagnosis = fid_diagnosis(store, cold["run_id"])
+    mixed, exact = diagnosis["torch_fidelity_frechet"], diagnosis["exact"]
     fid.update(torch_fidelity_frechet_on_frbench_features=mixed,
                part_of_frechet_algorithm=abs(mixed - ours_fid) / abs(fid_out["fid"]),
-               part_of_features=abs(mixed - fid_out["fid"]) / abs(fid_out["fid"]))
+               part_of_features=abs(mixed - fid_out["fid"]) / abs(fid_out["fid"]),
+               exact_on_frbench_features=exact, frbench_vs_exact=abs(ours_fid - exact) / abs(exact),
+               torch_fidelity_frechet_vs_exact=abs(mixed - exact) / abs(exact))
     iqa["ssim"].update(ssim_without_relu(faces[:DIAGNOSE], Path(spec_work), store, cold["run_id"]))
     preds, attr = frbench_predictions(store, cold["run_id"]), {}
     for side in ("restored", "hq"):
@@ -290,10 +293,15 @@ def ssim_without_relu(faces, work: Path, store: Path, run_id: str) -> dict:
     return {"max_abs_image_diff_without_relu": worst}
 
 
-def fid_diagnosis(store: Path, run_id: str) -> float:
-    """torch-fidelity's Fréchet computation (float64 ``np.cov``, ``eigvals(s1 @ s2)``) on frbench's stored
-    Inception features: equal to frbench's FID -> the two paths differ by their features; equal to
-    torch-fidelity's -> by the Fréchet algorithm."""
+def fid_diagnosis(store: Path, run_id: str) -> dict[str, float]:
+    """Two FIDs of frbench's stored Inception features (float64).
+
+    ``torch_fidelity_frechet``: torch-fidelity's own Fréchet computation (``np.cov``, ``eigvals(s1 @ s2)``):
+    equal to frbench's FID -> the two paths differ by their features; equal to torch-fidelity's -> by the
+    Fréchet algorithm.  ``exact``: the nuclear-norm form, which needs no covariance root and is
+    well-conditioned when the covariances are singular (n < 2048): with centred feature matrices C₁, C₂,
+    tr(Σ₁Σ₂)^{1/2} = ‖C₁C₂ᵀ‖_* / √((n₁−1)(n₂−1)) (``tests/metrics/test_fid.py``).  It says which of the two
+    Fréchet computations carries the round-off."""
     import numpy as np
     import torch
     from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
@@ -301,11 +309,19 @@ def fid_diagnosis(store: Path, run_id: str) -> float:
     restored = store_table(store, "SELECT data FROM vectors WHERE run_id = ? AND channel LIKE 'fid%'", [run_id])
     hq = store_table(store, "SELECT r.data FROM samples s JOIN ref_vectors r ON r.content_key = s.hq_key "
                             "WHERE s.run_id = ? AND r.channel LIKE 'fid%'", [run_id])
+    f1, f2 = (np.stack([np.frombuffer(b, "<f4") for (b,) in rows]) for rows in (restored, hq))
 
-    def stats(rows):
-        return fid_features_to_statistics(torch.from_numpy(np.stack([np.frombuffer(b, "<f4") for (b,) in rows])))
+    def stats(f):
+        return fid_features_to_statistics(torch.from_numpy(f.copy()))
 
-    return float(fid_statistics_to_metric(stats(restored), stats(hq), False)["frechet_inception_distance"])
+    tf = float(fid_statistics_to_metric(stats(f1), stats(f2), False)["frechet_inception_distance"])
+    a1, a2 = f1.astype(np.float64), f2.astype(np.float64)
+    c1, c2 = a1 - a1.mean(0), a2 - a2.mean(0)
+    n1, n2 = len(a1), len(a2)
+    nuclear = np.linalg.svd(c1 @ c2.T, compute_uv=False).sum() / np.sqrt((n1 - 1) * (n2 - 1))
+    diff = a1.mean(0) - a2.mean(0)
+    exact = float(diff @ diff + (c1 * c1).sum() / (n1 - 1) + (c2 * c2).sum() / (n2 - 1) - 2 * nuclear)
+    return {"torch_fidelity_frechet": tf, "exact": exact}
 
 
 def same_values(a: dict, b: dict) -> bool:
@@ -345,6 +361,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch/OpenMP threads of every stage (default: theirs)")
     parser.add_argument("--chips", choices=("dlib", "pil"), default="dlib", help="chip resampling of the chain")
     parser.add_argument("--scale-test", action="store_true", help="also peak memory of frbench at N and 10 N faces")
+    parser.add_argument("--scale-only", action="store_true",
+                        help="only the scale test (memory at N and 10 N faces; no chain, no timing ratio)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     import warnings
@@ -363,6 +381,12 @@ def main() -> None:
             spec = frbench_spec(method, "x8", METRICS, root, limit, store, tmp / "out")
             return run_stage(script, "frbench", spec, args.threads, prediction_cache=f"{store}.predictions")
 
+        if args.scale_only:
+            result.update(scale_test=scale_test(faces, tmp, frbench), machine_after=machine_note())
+            print(scale_report(result))
+            if args.json:
+                Path(args.json).write_text(json.dumps(result, indent=2, default=str))
+            return
         stages = {"frbench COLD (bicubic x8, fresh store)": frbench("bicubic", tmp / "cold.sqlite")}
         chain_spec = {"work": str(tmp / "chain"), "faces": [(sid, str(p)) for sid, p in faces], "chips": args.chips,
                       **setup}
@@ -463,20 +487,32 @@ def report(r: dict) -> str:
               f"frbench's stored features: {f['torch_fidelity_frechet_on_frbench_features']:.9g}, i.e. relative "
               f"{f['part_of_frechet_algorithm']:.3g} from the Fréchet algorithm (frbench: Cholesky + eigvalsh; "
               f"torch-fidelity: eigvals of s1 s2) and {f['part_of_features']:.3g} from the Inception features "
-              "(frbench folds BatchNorm into the convolutions: float32 rounding).", ""]
+              "(frbench folds BatchNorm into the convolutions: float32 rounding). Exact value on frbench's "
+              f"features (nuclear-norm form): {f['exact_on_frbench_features']:.9g}; frbench's Fréchet computation "
+              f"is {f['frbench_vs_exact']:.3g} from it, torch-fidelity's {f['torch_fidelity_frechet_vs_exact']:.3g} "
+              "(its round-off on the singular product of covariances of fewer than 2048 images).", ""]
     a = c["attributes"]
     rows = [[k, a["frbench"][k], a["chain"][k]] for k in a["chain"]]
     lines += [markdown_table(["attribute value", "frbench", f"chain ({r['chips']} chips)"], rows), ""]
     rows = [[side, v["n"], v["gender_same_share"], v["age_mae_between_paths"]] for side, v in a["agreement"].items()]
     lines += [markdown_table(["images", "n", "same gender prediction", "age MAE between paths (years)"], rows)]
     if "scale_test" in r:
-        s = r["scale_test"]
-        lines += ["", "## Scale test (frbench, bicubic x8, all metrics)", "",
-                  markdown_table(["faces", "wall s", "peak RSS MB"],
-                                 [[v["images"], v["wall_s"], v["peak_rss_mb"]] for k, v in s.items() if k != "rss_growth_percent"]),
-                  "", f"Peak RSS growth from N to 10 N: {s['rss_growth_percent']:+.1f} % (goal < 10 %). Below a few "
-                  f"batches of {BATCH} faces the growth also measures the batches filling up."]
+        lines += ["", *scale_lines(r["scale_test"])]
     return "\n".join(lines)
+
+
+def scale_lines(s: dict) -> list[str]:
+    rows = [[v["images"], v["n_ok"], v["wall_s"], v["peak_rss_mb"]] for k, v in s.items() if k != "rss_growth_percent"]
+    return ["## Scale test (frbench, bicubic x8, all metrics)", "",
+            markdown_table(["faces", "scored", "wall s", "peak RSS MB"], rows),
+            "", f"Peak RSS growth from N to 10 N: {s['rss_growth_percent']:+.1f} % (goal < 10 %). Below a few "
+            f"batches of {BATCH} faces the growth also measures the batches filling up."]
+
+
+def scale_report(r: dict) -> str:
+    head = [f"# frbench peak memory at {r['n_images']} and {10 * r['n_images']} UTKFace faces", "",
+            f"Machine before: {r['machine_before']}; after: {r['machine_after']}.", ""]
+    return "\n".join(head + scale_lines(r["scale_test"]))
 
 
 if __name__ == "__main__":

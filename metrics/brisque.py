@@ -189,8 +189,10 @@ def brisque_details(images: torch.Tensor, *, snap_zeros: bool = True, hook: Coef
         from metrics.nr_params import brisque_parameters
 
         params = brisque_parameters()
+    grey = to_gray_255(images, quantize, gray)  # once per batch (shared with other metrics, metrics.color)
+
     def one(part: slice):
-        return brisque_features(to_gray_255(images[part], quantize, gray), snap_zeros=snap_zeros, hook=hook, chunk_size=chunk_size)
+        return brisque_features(grey[part], snap_zeros=snap_zeros, hook=hook, chunk_size=chunk_size)
 
     parts = map_chunks(one, image_chunks(images.shape[0], images.device, chunk_size), images.device)
     features, share = torch.cat([f for f, _ in parts]), torch.cat([s for _, s in parts])

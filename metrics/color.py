@@ -23,10 +23,57 @@ All functions take ``[B, 3, H, W]`` RGB tensors with values in ``[0, 1]`` and re
   then rounded half away from zero and saturated to ``uint8`` (MATLAB integer-class conversion).  This
   is the input the official ``ssim.m`` (Z. Wang) calibration values were computed on
   (pyiqa ``ResultsCalibra`` notes).  Returned as float64 holding integers 0..255.
+
+Shared conversions
+------------------
+Inside ``with shared_conversions():`` each conversion of the same tensor (same object, unchanged since:
+its ``_version`` counter) is computed once and handed to every metric that asks for it: the runner wraps
+the per-image metrics of a batch in it, so PSNR and SSIM share ``to_255`` of both sides and NIQE, BRISQUE
+and ``rgb2gray``-based metrics share the grey image.  Callers must not modify a returned tensor in place
+(``tests/metrics/test_color.py`` checks that every registered per-image metric gives the same values with
+and without sharing).  Outside the block nothing is kept.
 """
 from __future__ import annotations
 
+import contextvars
+import functools
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
 import torch
+
+#: per-block memo of conversions: ``{(kind, id, shape, stride, dtype, version, quantize): (source, result)}``
+_SHARED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("frbench_shared_conversions", default=None)
+
+
+@contextmanager
+def shared_conversions() -> Iterator[None]:
+    """Compute each colour conversion of a tensor once within the block (see the module docstring)."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _shared(kind: str) -> Callable:
+    """Memoise a conversion ``f(x, quantize)`` inside :func:`shared_conversions` (keyed by the tensor's
+    identity, layout and version counter; the source tensor is held, so its id cannot be reused)."""
+    def wrap(convert: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        @functools.wraps(convert)
+        def shared(x: torch.Tensor, quantize: bool = True) -> torch.Tensor:
+            cache = _SHARED.get()
+            if cache is None or not isinstance(x, torch.Tensor):
+                return convert(x, quantize)
+            key = (kind, id(x), tuple(x.shape), x.stride(), x.dtype, x._version, bool(quantize))
+            hit = cache.get(key)
+            if hit is not None and hit[0] is x:
+                return hit[1]
+            value = convert(x, quantize)
+            cache[key] = (x, value)
+            return value
+        return shared
+    return wrap
 
 #: BasicSR / MATLAB ``rgb2ycbcr`` Y-row coefficients for R, G, B in [0, 1]; offset 16 (0..255 scale).
 BT601_Y_COEFFS: tuple[float, float, float] = (65.481, 128.553, 24.966)
@@ -46,6 +93,7 @@ def check_rgb_batch(x: torch.Tensor, name: str = "image") -> None:
         raise TypeError(f"{name} must be float in [0, 1] (or uint8), got dtype {x.dtype}")
 
 
+@_shared("to_255")
 def to_255(x: torch.Tensor, quantize: bool = True) -> torch.Tensor:
     """``[B, C, H, W]`` image in ``[0, 1]`` (or ``uint8`` 0..255) -> float64 on the 0..255 scale.
 
@@ -67,6 +115,7 @@ def _weighted_sum(x255: torch.Tensor, coeffs: tuple[float, float, float]) -> tor
     return (coeffs[0] * x255[:, 0:1] + coeffs[1] * x255[:, 1:2] + coeffs[2] * x255[:, 2:3])
 
 
+@_shared("rgb_to_y_bt601")
 def rgb_to_y_bt601(x: torch.Tensor, quantize: bool = True) -> torch.Tensor:
     """BT.601 luma Y (BasicSR ``rgb2ycbcr(y_only=True)``), ``[B, 3, H, W]`` in ``[0, 1]`` -> ``[B, 1, H, W]``
     float64 in ``[16, 235]`` (0..255 scale): ``Y = 16 + (65.481 R + 128.553 G + 24.966 B)`` with R, G, B
@@ -78,6 +127,7 @@ def rgb_to_y_bt601(x: torch.Tensor, quantize: bool = True) -> torch.Tensor:
     return _weighted_sum(x255, BT601_Y_COEFFS) / 255.0 + BT601_Y_OFFSET
 
 
+@_shared("rgb_to_gray_matlab")
 def rgb_to_gray_matlab(x: torch.Tensor, quantize: bool = True) -> torch.Tensor:
     """MATLAB ``rgb2gray`` on a ``uint8`` image, ``[B, 3, H, W]`` in ``[0, 1]`` -> ``[B, 1, H, W]`` float64
     holding the integers 0..255.
@@ -134,5 +184,5 @@ def prepare_pair(restored: torch.Tensor, reference: torch.Tensor, channel: str =
     return convert(restored, quantize), convert(reference, quantize)
 
 
-__all__ = ["BT601_Y_COEFFS", "BT601_Y_OFFSET", "MATLAB_GRAY_COEFFS", "CHANNELS", "check_rgb_batch",
+__all__ = ["shared_conversions", "BT601_Y_COEFFS", "BT601_Y_OFFSET", "MATLAB_GRAY_COEFFS", "CHANNELS", "check_rgb_batch",
            "check_options", "to_255", "rgb_to_y_bt601", "rgb_to_gray_matlab", "prepare_pair"]

@@ -188,8 +188,10 @@ def niqe_details(images: torch.Tensor, *, snap_zeros: bool = True, hook: Coeffic
     device = images.device
     mu_pris = torch.as_tensor(params.mu, dtype=torch.float64, device=device)
     cov_pris = torch.as_tensor(params.cov, dtype=torch.float64, device=device)
+    grey = to_gray_255(images, quantize, gray)  # once per batch (shared with other metrics, metrics.color)
+
     def one(part: slice):
-        return niqe_block_features(to_gray_255(images[part], quantize, gray), snap_zeros=snap_zeros, hook=hook, chunk_size=chunk_size)
+        return niqe_block_features(grey[part], snap_zeros=snap_zeros, hook=hook, chunk_size=chunk_size)
 
     parts = map_chunks(one, image_chunks(images.shape[0], images.device, chunk_size), images.device)
     features, share = torch.cat([f for f, _ in parts]), torch.cat([s for _, s in parts])

@@ -294,13 +294,19 @@ class ShardProcessor(MetricGroups):
     def _score_group(self, group: list[_Item], restored_u8: np.ndarray) -> None:
         import torch
 
-        from bench.core.types import min_input_side
+        from metrics.color import shared_conversions
 
         restored = torch.from_numpy(restored_u8).permute(0, 3, 1, 2).contiguous()
         reference = None
         if any(it.hq is not None for it in group):
             reference = image_to_uint8_tensor([it.hq for it in group])
         height, width = (int(v) for v in restored.shape[-2:])  # one size per group (grouped by shape)
+        with shared_conversions():  # each colour conversion of the batch computed once for all metrics
+            self._score_metrics(group, restored, reference, height, width)
+
+    def _score_metrics(self, group: list[_Item], restored, reference, height: int, width: int) -> None:
+        from bench.core.types import min_input_side
+
         for name, metric in self.per_image_metrics.items():
             wanted = [i for i, it in enumerate(group) if name in it.missing]
             if not wanted:

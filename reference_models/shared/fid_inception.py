@@ -30,7 +30,12 @@ A network built from the TorchScript copy has ``has_logits = False``: asking it 
 
 Speed: in eval mode each conv+BN pair is folded into one biased convolution (computed once from the
 loaded parameters, ``fold_batchnorm=True``), and activations use the channels-last layout on CPU.  Folding
-changes float32 rounding only (pool3 features agree with the unfolded graph to ~1e-6 relative).
+changes float32 rounding only (pool3 features agree with the unfolded graph to ~1e-6 relative).  On a CPU
+with oneDNN (``torch.backends.mkldnn``), inference without gradients runs each folded convolution and its
+ReLU as one oneDNN call (``mkldnn::_convolution_pointwise``, the kernel ``torch.compile`` emits on CPU) on
+weights reordered once per input shape into oneDNN's blocked layout: the same convolution arithmetic as
+``F.conv2d`` followed by ``relu`` (features bit-identical, ``tests/reference_models/shared/test_fid_inception.py``),
+without the separate ReLU pass and the per-call weight reorder (``benchmarks/fid_speed.py``).
 """
 from __future__ import annotations
 
@@ -47,6 +52,14 @@ INPUT_SIZE: int = 299
 FEATURES: tuple[str, ...] = ("64", "192", "768", "2048", "logits_unbiased", "logits")
 #: Resize modes of :func:`resize_for_inception`.
 RESIZE_MODES: tuple[str, ...] = ("tf1-bilinear", "clean", "none")
+
+
+#: Input shapes whose oneDNN-reordered weights each convolution keeps (a run sees its batch and a last,
+#: shorter batch).
+PACKED_SHAPES: int = 2
+#: oneDNN's fused convolution + ReLU is available (CPU builds of torch with mkldnn).
+_ONEDNN: bool = bool(torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_convolution_pointwise")
+                     and hasattr(torch._C._nn, "mkldnn_reorder_conv2d_weight"))
 
 
 class NoLogitsError(RuntimeError):
@@ -154,9 +167,34 @@ class BasicConv2d(nn.Module):
         weight = self.conv.weight * scale.view(-1, 1, 1, 1)
         bias = bn.bias - bn.running_mean * scale
         self._folded = (weight.detach().contiguous(), bias.detach().contiguous())
+        self._packed.clear()
 
     def unfold(self) -> None:
         self._folded = None
+        self._packed.clear()
+
+    @property
+    def _packed(self) -> dict[tuple[int, ...], torch.Tensor]:
+        """oneDNN-reordered folded weights per input shape (at most :data:`PACKED_SHAPES`; never pickled)."""
+        return self.__dict__.setdefault("_packed_weights", {})
+
+    def __getstate__(self):
+        state = dict(super().__getstate__())
+        state.pop("_packed_weights", None)  # oneDNN tensors cannot be pickled; rebuilt on first use
+        return state
+
+    def _fused_conv_relu(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        """``relu(conv2d(x, weight, bias))`` as one oneDNN call on weights reordered for ``x``'s shape."""
+        padding, stride = list(self.conv.padding), list(self.conv.stride)
+        shape = tuple(x.shape)
+        packed = self._packed.get(shape)
+        if packed is None:
+            if len(self._packed) >= PACKED_SHAPES:
+                self._packed.pop(next(iter(self._packed)))
+            packed = torch._C._nn.mkldnn_reorder_conv2d_weight(weight.to_mkldnn(), padding, stride, [1, 1], 1,
+                                                                list(shape))
+            self._packed[shape] = packed
+        return torch.ops.mkldnn._convolution_pointwise(x, packed, bias, padding, stride, [1, 1], 1, "relu", [], "")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self._folded is not None and not self.training:
@@ -164,6 +202,9 @@ class BasicConv2d(nn.Module):
             if weight.device != x.device or weight.dtype != x.dtype:
                 weight, bias = weight.to(x), bias.to(x)
                 self._folded = (weight, bias)
+                self._packed.clear()
+            if _ONEDNN and x.device.type == "cpu" and x.dtype == torch.float32 and not torch.is_grad_enabled():
+                return self._fused_conv_relu(x, weight, bias)
             x = F.conv2d(x, weight, bias, self.conv.stride, self.conv.padding)
         else:
             x = self.bn(self.conv(x))

@@ -318,3 +318,34 @@ def test_rank_hint_and_cholesky_paths_agree():
     # singular product (~3e-9 each): they sit ~6e-8 below the exact value
     assert full == pytest.approx(reference, rel=3e-8)
     assert full > reference
+
+
+def test_small_sets_equal_the_exact_nuclear_norm_form_where_eigvals_adds_round_off():
+    """With n ≤ d the covariances are singular.  An exact, well-conditioned form needs no covariance root:
+    with centred feature matrices C₁, C₂ (n×d), the eigenvalues of Σ₁Σ₂ are σᵢ(C₁C₂ᵀ)² / ((n₁−1)(n₂−1)), so
+    tr(Σ₁Σ₂)^{1/2} = ‖C₁C₂ᵀ‖_* / √((n₁−1)(n₂−1)) (singular values to absolute round-off, never square-rooted).
+    frbench's moments path equals it to 1e-10; torch-fidelity's ``eigvals(Σ₁Σ₂)`` sits ~1e-6 below it."""
+    import torch
+    from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+
+    rng = np.random.default_rng(0)
+    n, d = 300, 512
+    mixing = rng.normal(size=(d, d)) / np.sqrt(d)
+    spectrum = 1.0 / np.arange(1, d + 1) ** 0.7
+    f1 = np.abs(rng.normal(size=(n, d)) * spectrum @ mixing).astype(np.float32)
+    f2 = np.abs(rng.normal(size=(n, d)) * spectrum * 1.1 @ mixing + 0.01).astype(np.float32)
+    a1, a2 = f1.astype(np.float64), f2.astype(np.float64)
+    c1, c2 = a1 - a1.mean(0), a2 - a2.mean(0)
+    s1, s2 = c1.T @ c1 / (n - 1), c2.T @ c2 / (n - 1)
+    nuclear = np.linalg.svd(c1 @ c2.T, compute_uv=False).sum() / (n - 1)
+    diff = a1.mean(0) - a2.mean(0)
+    exact = float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * nuclear)
+    ours = frechet_distance(a1.mean(0), s1, a2.mean(0), s2, n1=n, n2=n)
+    assert ours == pytest.approx(exact, rel=1e-10)
+
+    def stats(f):
+        return fid_features_to_statistics(torch.from_numpy(f))
+
+    tf = float(fid_statistics_to_metric(stats(f1), stats(f2), False)["frechet_inception_distance"])
+    assert abs(tf - exact) / exact > 1e-7  # torch-fidelity's round-off on the singular product ...
+    assert tf < exact and abs(tf - exact) / exact < 1e-5  # ... below the exact value, by ~1e-6

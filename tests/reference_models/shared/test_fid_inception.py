@@ -14,6 +14,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from reference_models.shared import fid_inception
 
 from reference_models.shared.fid_inception import (
     FEATURES,
@@ -195,3 +196,32 @@ def test_real_torchscript_copy_converts_to_the_manifest_keys_and_its_own_outputs
     with torch.no_grad():
         theirs = scripted.net.layers((resize_tf1_bilinear(x.float()) - 128) / 128).reshape(2, 2048)
     assert float((ours - theirs).abs().max()) < 1e-4 * float(theirs.abs().max())
+
+
+@pytest.mark.skipif(not fid_inception._ONEDNN, reason="this torch build has no oneDNN (mkldnn) CPU kernels")
+def test_fused_onednn_convolution_equals_conv2d_then_relu(golden, hashinit_model, monkeypatch):
+    """The inference path (oneDNN conv + ReLU on reordered weights) computes exactly what ``F.conv2d`` then
+    ``relu`` compute; batches of other sizes and pickling (Ray ships metric objects) keep working."""
+    import copy
+    import pickle
+
+    _, _, g = golden
+    model = hashinit_model
+    model.fold_batchnorm = True
+    model.refresh()
+    try:
+        a = torch.from_numpy(g["in.a"])
+        x = torch.cat([a, a.flip(-1), a.flip(-2)])
+        fused = model(x, features=("2048",))["2048"]
+        last = model(x[:1], features=("2048",))["2048"]  # a shorter last batch: its own reordered weights
+        assert all(len(c._packed) <= fid_inception.PACKED_SHAPES for c in model._convs())
+        clone = pickle.loads(pickle.dumps(model))
+        assert not any(c._packed for c in clone._convs())
+        again = copy.deepcopy(model)(x, features=("2048",))["2048"]
+        monkeypatch.setattr(fid_inception, "_ONEDNN", False)
+        plain = model(x, features=("2048",))["2048"]
+    finally:
+        model.fold_batchnorm = False
+        model.refresh()
+    assert torch.equal(fused, plain) and torch.equal(again, plain)
+    torch.testing.assert_close(last, plain[:1], rtol=1e-6, atol=1e-6 * float(plain.abs().max()))
