@@ -4,6 +4,10 @@
     Each restored image is resized to 256x256 with OpenCV's bilinear filter on the 8-bit image, scaled to
     [-1, 1], and the U-Net discriminator gives a per-pixel map in (0, 1); the **score is the mean of the map**
     (official ``test.py``).  Higher = more realistic.  Range (0, 1).
+    **Old published scores are a third of these**: the public repository's ``test.py`` divided the sum of the
+    one-channel 256x256 map by ``3*256*256`` from its first upload (AIM-SKKU/IFQA ``53ddf87``, 2022-10-30)
+    until commit ``3ba6e21`` (2023-01-22, "Update test.py") changed it to ``256*256`` (verified in the
+    repository history; which published tables used the old script is not recorded there).
 ``ifqa_vit`` (IFQA++, MAE ViT-H/14, released ``IFQA++_Metric.pth``, asset ``ifqa_vit``)
     Normalised to [-1, 1], then bicubic to 224x224; score = ``sum(max(map, 0)) / 224**2``.
 

@@ -15,13 +15,19 @@ network itself sees **RGB**):
    values ``k/255``.  When the protocol's ``out_size`` differs from the model size the result is
    resized with ``bilinear, align_corners=False, antialias=True`` (as the other baselines).
 
+Official output encoding (``official_encoding="jpeg95"``, off by default; recorded in ``describe()`` and so
+in the run identity when on): the demo writes its output with ``cv2.imwrite`` to ``--ext .jpg`` (JPEG
+quality 95, 4:2:0), which published numbers carry; the 8-bit model-size output is JPEG-encoded and decoded
+in memory (:mod:`baselines.output_encoding`) before the resize to ``out_size``.
+
 Background SR (``--use_sr``), face detection/alignment and the parsing-mask paste-back are not part of
 the aligned benchmark protocol and are not run.
 
 Options: ``weights`` (local ``GPEN-BFR-512.pth`` — a bare state dict — or a flat ``.safetensors``; ``None``:
 asset ``gpen_bfr_512``; ``"random"``: seeded random network for tests only), ``model`` (``"512"`` default,
 ``"256"`` -> GPEN-BFR-256, asset ``gpen_bfr_256``), ``device``, ``config`` (architecture overrides for
-reduced test networks), ``seed`` (random weights only), ``round_input``, ``truncate_output``.
+reduced test networks), ``seed`` (random weights only), ``round_input``, ``truncate_output``,
+``official_encoding`` (``none`` default, or ``jpeg95``).
 
 Licence: none stated (no licence file in yangxy/GPEN; formerly "academic and non-commercial use only").
 Paper: Yang, Ren, Xie, Zhang, *GAN Prior Embedded Network for Blind Face Restoration in the Wild*, CVPR 2021.
@@ -38,6 +44,7 @@ from bench.core.types import Attributes
 
 from reference_models.shared.aligned_io import to_network_input, to_output_size
 from bench.core.checkpoints import load_network
+from baselines.output_encoding import check_encoding, encode_decode
 from baselines.gpen.arch import (
     CONFIG_256,
     LICENCE,
@@ -79,8 +86,9 @@ class GPENMethod:
 
     def __init__(self, weights: str | Path | None = None, model: str | int = "512", device: str = "cpu",
                  config: Mapping[str, Any] | None = None, seed: int = 0, round_input: bool = True,
-                 truncate_output: bool = True) -> None:
+                 truncate_output: bool = True, official_encoding: str | None = None) -> None:
         model = str(model)
+        self.official_encoding = check_encoding(official_encoding, ("jpeg95",))
         if model not in MODELS:
             raise ValueError(f"GPEN model must be one of {sorted(MODELS)}, got {model!r}")
         self.model, self.seed = model, int(seed)
@@ -103,10 +111,15 @@ class GPENMethod:
         out = (out * 0.5 + 0.5).clamp(0.0, 1.0)
         if self.truncate_output:
             out = torch.floor(out * 255.0) / 255.0
+        if self.official_encoding:
+            out = encode_decode(out, self.official_encoding)
         return to_output_size(out, out_size)
 
     def describe(self) -> dict[str, Any]:
+        encoding = ({"official_encoding": f"{self.official_encoding}: demo.py cv2.imwrite .jpg (quality 95, 4:2:0), "
+                                          "encoded and decoded in memory"} if self.official_encoding else {})
         return {
+            **encoding,
             "name": self.name,
             "model": f"GPEN-BFR-{self.model}",
             "config": dict(self.net.config),

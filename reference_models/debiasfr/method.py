@@ -8,7 +8,10 @@ Pipeline (``Seeyn/DebiasFR inference.py`` + ``dbfr/utils.py`` with ``has_aligned
    ``attributes=``:
 
    * ``predicted`` (default, blind; official ``-p LRlabel``): one-hot argmax of the low-resolution
-     attribute predictor on the LQ;
+     attribute predictor on the LQ.  The official ResNet-34 predictor gets the **native LQ** (its own size,
+     not rounded through the 512-px network input) resized straight to 256 with ``F.interpolate(bilinear,
+     align_corners=False)``, no antialias, as ``inference.py`` does; the suite-trained small predictor gets
+     the network input it was trained on;
    * ``top2`` (official ``-p Top2``): softmax over the predictor's two largest logits, 0 elsewhere;
    * ``labels`` (oracle; official ``-p GTlabel``): one-hot of the dataset's age bin and gender (an image
      without labels falls back to ``predicted`` for the missing attribute, and this is counted);
@@ -192,8 +195,9 @@ class _OfficialPredictor:
         return self
 
     def __call__(self, lq01: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``lq01``: the native LQ in [0, 1] (``inference.py``: ``cv2.imread / 255``, bilinear to 256, ``2 * (x - 0.5)``)."""
         x = torch.nn.functional.interpolate(lq01, size=(256, 256), mode="bilinear", align_corners=False)
-        return self.net(x * 2 - 1)
+        return self.net(2 * (x - 0.5))
 
 
 def load_debiasfr(preset: str | None = "small", weights: str | Path | None = None,
@@ -325,21 +329,26 @@ class DebiasFRMethod:
         return base if self.attributes == default else f"{base}[{self.attributes}]"
 
     # -- attribute vectors ---------------------------------------------------------------------------
-    def _predicted(self, x01: torch.Tensor, soft: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        inp = x01 if isinstance(self.predictor, _OfficialPredictor) else x01 * 2 - 1
+    def _predicted(self, x01: torch.Tensor, soft: bool, lq: torch.Tensor | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+        if isinstance(self.predictor, _OfficialPredictor):   # official: the native LQ, not the network input
+            inp = (x01 if lq is None else lq).to(x01.device, torch.float32)
+        else:
+            inp = x01 * 2 - 1
         lb, lg = self.predictor(inp)
         if soft:
             return top2_soft_np(lb), top2_soft_np(lg)
         return (torch.nn.functional.one_hot(lb.argmax(1), N_AGE).float(),
                 torch.nn.functional.one_hot(lg.argmax(1), N_GENDER).float())
 
-    def attribute_vectors(self, x01: torch.Tensor, attributes: Sequence[Attributes] | None
-                          ) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(age [B, 10], gender [B, 2])`` for the network input ``x01`` in [0, 1] (see module docstring)."""
+    def attribute_vectors(self, x01: torch.Tensor, attributes: Sequence[Attributes] | None,
+                          lq: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(age [B, 10], gender [B, 2])`` for the network input ``x01`` in [0, 1] (see module docstring);
+        ``lq``: the native LQ, which the official predictor gets (``x01`` when not given)."""
         b = x01.shape[0]
         if self.attributes == "none":
             return torch.zeros(b, N_AGE, device=x01.device), torch.zeros(b, N_GENDER, device=x01.device)
-        age, gender = self._predicted(x01, soft=self.attributes == "top2")
+        age, gender = self._predicted(x01, soft=self.attributes == "top2", lq=lq)
         if self.user_weights is not None:
             if "age" in self.user_weights:
                 age = torch.as_tensor(self.user_weights["age"], dtype=torch.float32, device=x01.device).expand(b, -1)
@@ -382,7 +391,7 @@ class DebiasFRMethod:
         from reference_models.shared.aligned_io import to_network_input, to_output_size
 
         x01 = to_network_input(lq, self.size, self.device, round_input=True)
-        a, g = self.attribute_vectors(x01, attributes)
+        a, g = self.attribute_vectors(x01, attributes, lq=lq)
         if age is not None:
             a = torch.as_tensor(age, dtype=torch.float32, device=self.device).reshape(-1, N_AGE).expand(len(x01), -1)
         if gender is not None:
@@ -396,6 +405,9 @@ class DebiasFRMethod:
         return {"name": self.name, "attributes": self.attributes, "noise": self.noise, "seed": self.seed,
                 "out_size": self.size, **self._info,
                 "preprocess": f"bilinear (align_corners=False, no antialias) to {self.size}, 8-bit, [-1, 1]",
+                "predictor_input": ("native LQ, bilinear (align_corners=False, no antialias) to 256, [-1, 1]"
+                                    if isinstance(self.predictor, _OfficialPredictor)
+                                    else f"the {self.size}-px network input, [-1, 1]"),
                 "postprocess": "clamp [-1,1] -> [0,1]; to out_size by antialiased bilinear",
                 "reference": "Seeyn/DebiasFR@7016255 inference.py (has_aligned)",
                 "licence": "unspecified (official code and weights); suite-trained weights: see 'label'",

@@ -13,12 +13,16 @@ Per image (all draws from one ``numpy.random.Generator``; :func:`synthesize_lq_s
    * motion: a straight line segment of length L ~ U[3, 13) px (at 256 px) at angle θ ~ U[0, π),
      drawn with sub-pixel (bilinear) weights and normalised to sum 1;
    applied per channel with reflect padding (size kept), :func:`bench.data.degradation.blur_reflect`.
-2. **resize ratio** r ~ U[0.4, 0.9): the image is resized to ``max(4, round(r·N))`` per side (Pillow
-   bilinear, antialiased when shrinking) -- the Albumentations ``Downscale(0.4, 0.9)`` reading of the spec.
-3. **noise** n: i.i.d. Gaussian per pixel and channel with σ = √v, v ~ U[50, 250) in 8-bit units
+2. **resize ratio** r ~ U[0.4, 0.9): the blurred image (rounded to ``uint8``) is shrunk to
+   ``max(4, round(r·N))`` per side (Pillow bilinear, antialiased) and **stays small** through steps 3-4: the
+   noise and the JPEG act at the small size, as the spec's formula ``JPEG_q((I ⊛ k)↓_r + n)`` says; it is
+   brought back to ``N`` only in step 5.  (Albumentations' ``Downscale(0.4, 0.9)``, the transform the
+   ratio range comes from, shrinks and re-enlarges in one step, so noise and JPEG would act at the full
+   size: not what is done here.)
+3. **noise** n (at the small size): i.i.d. Gaussian per pixel and channel with σ = √v, v ~ U[50, 250) in 8-bit units
    (σ ≈ 7.1 .. 15.8 / 255); the spec's inference that the slide's range is Albumentations' ``var_limit``.
    Added to the image in [0, 1], clipped, rounded to ``uint8``.
-4. **JPEG** quality q = ``int(U[5, 50))`` ∈ {5 .. 49}, Pillow/libjpeg baseline 4:2:0
+4. **JPEG** (at the small size) quality q = ``int(U[5, 50))`` ∈ {5 .. 49}, Pillow/libjpeg baseline 4:2:0
    (:func:`bench.data.degradation.jpeg_roundtrip`).
 5. **back to size** ``N × N`` with Pillow bicubic (the generator and the discriminator work at ``N``).
 

@@ -394,3 +394,14 @@ def test_cli_metric_options_load_a_suite_trained_discriminator(trained_tiny, tmp
     capsys.readouterr()
     assert main(base[:-4] + ["--degradation", "x4", "-X", f"ifqa.wieghts={weights}"]) == 2
     assert "no option 'wieghts'" in capsys.readouterr().err               # a mistyped option is refused
+
+
+def test_the_old_public_test_py_gave_a_third_of_the_score():
+    """AIM-SKKU/IFQA test.py from 53ddf87 (2022-10-30) to 3ba6e21 (2023-01-22): ``torch.sum(p_map) /
+    (3*256*256)`` on the one-channel 256x256 map, i.e. the documented score divided by 3."""
+    metric = _small_ifqa(regions="none")
+    faces = _faces(n=2)
+    maps = metric.maps(faces)
+    old = [float(torch.sum(m.double()) / (3 * 256 * 256)) for m in maps]
+    assert maps.shape[1:] == (256, 256)
+    np.testing.assert_allclose(old, metric(faces).numpy() / 3, rtol=1e-9)

@@ -18,7 +18,11 @@ Outputs:
 
 Alignment (:mod:`reference_models.shared.face_alignment`): ``align='template'`` (known alignment, default,
 template ``utkface``) or ``align='detect'`` (dlib HOG + 5 landmarks, exactly the package's chips; failures
-recorded per image).
+recorded per image).  With the known alignment, ``chips`` says how the chips are cut
+(:mod:`reference_models.shared.attribute_classifiers.dlib_chips`): ``auto`` (default) = the package's own
+dlib pipeline over the template's face box (5 landmarks, ``get_face_chip_details`` + ``extract_image_chip``)
+when ``dlib`` is importable, else Pillow's bilinear over the template square (agreement with the package's
+predictions on real HQ UTKFace faces: see that module; the Pillow path agrees less).
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ import numpy as np
 
 from bench.core.provenance import note_file
 from reference_models.shared.face_alignment import STATUS_NO_FACE, make_aligner
+from reference_models.shared.attribute_classifiers.dlib_chips import make_template_aligner
 
 from reference_models.shared.attribute_classifiers.base import (
     AttributeClassifier,
@@ -69,7 +74,7 @@ class DlibOnnxClassifier(AttributeClassifier):
 
     def __init__(self, align: str = "template", template: str = "utkface", threads: int = 1,
                  age_bin_rule: str = "expectation", age_model=None, gender_model=None, manager=None,
-                 batch: int = 256, shape_predictor=None, upsample: int = 0) -> None:
+                 batch: int = 256, shape_predictor=None, upsample: int = 0, chips: str = "auto") -> None:
         if age_bin_rule not in ("expectation", "argmax"):
             raise ValueError("age_bin_rule must be 'expectation' or 'argmax'")
         from bench.core.assets import AssetManager
@@ -83,16 +88,23 @@ class DlibOnnxClassifier(AttributeClassifier):
         if align == "detect":
             self.aligner = make_aligner("detect", shape_predictor_path=shape_predictor
                                         or manager.path("dlib_shape_predictor_5"), upsample=upsample)
+        elif align == "template":
+            self.aligner = make_template_aligner(template, chips, shape_predictor)
         else:
             self.aligner = make_aligner(align, template)
+        #: the chip cutter actually used with the known alignment ('landmarks', 'box', 'pillow'), else None
+        self.chips = getattr(self.aligner, "chip_mode", "pillow") if align == "template" else None
         self.align, self.template, self.threads = align, template, threads
         self.age_bin_rule, self.batch = age_bin_rule, int(batch)
         self._age = _session(self.age_path, threads)
         self._gender = _session(self.gender_path, threads)
 
     def identity(self) -> dict[str, Any]:
-        return {"name": self.name, "age_sha256": self._age_sha, "gender_sha256": self._gender_sha,
-                "alignment": self.aligner.describe(), "age_bin_rule": self.age_bin_rule, "version": 1}
+        out = {"name": self.name, "age_sha256": self._age_sha, "gender_sha256": self._gender_sha,
+               "alignment": self.aligner.describe(), "age_bin_rule": self.age_bin_rule, "version": 1}
+        if self.chips not in (None, "pillow"):   # the Pillow path keeps its earlier identity (stored runs stay valid)
+            out.update(chips=self.chips, version=2)
+        return out
 
     def run_networks(self, age_chips: np.ndarray, gender_chips: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Raw probabilities ``[N, 81]`` and ``[N, 2]`` of already aligned chips (``uint8 NHWC``)."""

@@ -145,3 +145,45 @@ def test_harness_on_real_faces_with_labels_and_user_weights(utkface_dir, tmp_pat
         s = run(method="debiasfr", method_options={"weights": "random", "config": SMALL, "attributes": attrs}, **common)
         assert s.n_ok == 4 and s.n_failed == 0
         assert np.isfinite(s.metric_means["psnr"]["mean"]) if isinstance(s.metric_means["psnr"], dict) else True
+
+
+class _RecordingNet(torch.nn.Module):
+    """Stands in for the official ResNet-34 predictor: records its input, logits from the input's mean."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(x.detach().clone())
+        m = x.mean(dim=(1, 2, 3))
+        return torch.stack([m * k for k in range(10)], 1), torch.stack([-m, m], 1)
+
+
+def test_official_predictor_gets_the_native_lq_as_official_inference(utkface_dir):
+    """Seeyn/DebiasFR inference.py: ``F.interpolate(cv2.imread(..)/255, (256, 256), mode='bilinear')``, then
+    ``2 * (x - 0.5)``, BGR -> RGB: the native, unrounded LQ, not the rounded network input."""
+    from PIL import Image
+
+    from reference_models.debiasfr.method import _OfficialPredictor
+
+    path = sorted(utkface_dir.glob("*.jpg"))[123]
+    lq_u8 = np.asarray(Image.open(path).convert("RGB").resize((48, 48), Image.BICUBIC))   # a real 48-px LQ face
+    lq = torch.from_numpy(lq_u8.copy()).permute(2, 0, 1)[None].float() / 255.0
+    m = _method(attributes="predicted", noise="zero")
+    official = object.__new__(_OfficialPredictor)
+    official.net = _RecordingNet()
+    m.predictor = official
+    assert m.describe()["predictor_input"].startswith("native LQ")
+    m.restore(lq)
+    # the official expression, transcribed from inference.py (RGB here, as after its [2, 1, 0] flip)
+    bgr = torch.from_numpy(lq_u8[:, :, ::-1].copy()).float() / 255.
+    pre = torch.nn.functional.interpolate(bgr.permute(2, 0, 1).unsqueeze(0), (256, 256), mode="bilinear")
+    pre = (2 * (pre - 0.5))[:, [2, 1, 0], :, :]
+    seen = official.net.seen[-1]
+    assert seen.shape == (1, 3, 256, 256)
+    torch.testing.assert_close(seen, pre, rtol=0, atol=1e-6)
+    # the network input (rounded, at the network size) would have given another predictor input
+    x01 = torch.round(torch.nn.functional.interpolate(lq, size=(32, 32), mode="bilinear") * 255) / 255
+    via_net = 2 * (torch.nn.functional.interpolate(x01, (256, 256), mode="bilinear") - 0.5)
+    assert float((via_net - pre).abs().max()) > 0.05

@@ -58,3 +58,25 @@ def test_motion_kernel_normalised_and_odd(length, angle):
     k = motion_kernel(length, angle)
     assert k.shape[0] == k.shape[1] and k.shape[0] % 2 == 1
     assert abs(k.sum() - 1) < 1e-12 and (k >= 0).all()
+
+
+def test_noise_and_jpeg_act_at_the_small_size(monkeypatch):
+    """The documented order: blur at N, shrink to r*N, noise and JPEG at r*N, bicubic back to N (not an
+    Albumentations-style Downscale that re-enlarges before the noise and the JPEG)."""
+    import reference_models.ifqa.lq_synthesis as lqs
+
+    seen = []
+    real = lqs.jpeg_roundtrip
+
+    def recording(image, quality):
+        seen.append(image.shape)
+        return real(image, quality)
+
+    monkeypatch.setattr(lqs, "jpeg_roundtrip", recording)
+    hq = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    lq, params = lqs.synthesize_lq_seeded(hq, 1, 2)
+    small = max(4, int(round(params["resize_ratio"] * 64)))
+    assert seen == [(small, small, 3)] and small < 64 and lq.shape == (64, 64, 3)
+    # the noise is drawn with the small image's shape (the same draw as in render)
+    noise = np.random.default_rng(params["noise_seed"]).standard_normal((small, small, 3))
+    assert noise.shape == seen[0]
