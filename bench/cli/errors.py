@@ -10,12 +10,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("errors", help="per-image errors and dataset indexing issues recorded in the store")
     p.add_argument("--store", default=DEFAULTS["store"], help="SQLite results store")
     p.add_argument("--run", default=None, help="run id (default: every run)")
+    p.add_argument("--examples", action="store_true",
+                   help="show a few example locations for each reason a dataset entry was not used")
     p.set_defaults(handler=errors_command)
 
 
 def errors_command(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from bench.harness.dataset_counts import format_counts, stored_counts
     from bench.harness.store import ResultStore
 
     if not Path(args.store).exists():
@@ -32,4 +35,7 @@ def errors_command(args: argparse.Namespace) -> int:
                 print(f"  {sample_id} [{stage}] {cause}")
             for path, reason in issues:
                 print(f"  {path} [dataset] {reason}")
+            for line in format_counts(stored_counts(run), examples=args.examples,
+                                      hint="" if args.examples else " (--examples shows examples)"):
+                print(line)
     return 0

@@ -27,6 +27,7 @@ from typing import Any, Mapping, Sequence
 from bench.core.errors import ConfigurationError
 from bench.core.types import Sample
 from bench.harness.config import RunConfig
+from bench.harness.dataset_counts import CONFIG_KEY, dataset_counts
 from bench.harness.executors import make_executor
 from bench.harness.leases import Heartbeat
 from bench.harness.planning import RunPlan, leaderboard_layout
@@ -75,7 +76,7 @@ class Runner(MetricGroups):
                 "seed": plan.seed, "batch_size": self.batch_size, "workers": self.workers,
                 "save_images": c.save_images, "image_folder": str(self.processor.image_folder.resolve()),
                 "cwd": os.getcwd(), "channels": plan.channels, "known_refs": {k: set(v) for k, v in known_refs.items()},
-                "positions": dict(positions), "max_pixels": plan.max_pixels}
+                "positions": dict(positions), "max_pixels": plan.max_pixels, "align": plan.align}
 
     # -- the run --------------------------------------------------------------------------------
     def run(self) -> RunSummary:
@@ -101,7 +102,7 @@ class Runner(MetricGroups):
                 with Heartbeat(str(self.store_path), run_id, token):
                     config = {"metrics": list(self.metrics), "limit": c.limit, "batch_size": self.batch_size,
                               "save_images": c.save_images, "out": str(c.out), "executor": self.executor.describe(),
-                              "method_files": plan.method_files}
+                              "method_files": plan.method_files, CONFIG_KEY: dataset_counts(plan.dataset)}
                     store.open_run(identity, method=plan.method_name, dataset=plan.dataset.name,
                                    protocol=plan.protocol_name(), seed=plan.seed, synthetic=plan.dataset.synthetic,
                                    config=config, n_planned=len(samples))
@@ -130,7 +131,8 @@ class Runner(MetricGroups):
                 set_results=set_results, errors=store.errors(run_id), synthetic=plan.dataset.synthetic,
                 dataset_issues=[(issue.path, issue.reason) for issue in plan.dataset.issues],
                 layouts={name: leaderboard_layout(metric) for name, metric in self.metrics.items()},
-                executor=self._executor_note(), selection=plan.selection_note(len(samples)), notes=notes)
+                executor=self._executor_note(), selection=plan.selection_note(len(samples)), notes=notes,
+                dataset_counts=dataset_counts(plan.dataset))
         finally:
             store.close()
 
@@ -161,7 +163,7 @@ class Runner(MetricGroups):
             method=plan.method, method_name=plan.method_name, degradation=plan.degradation, metrics=self.metrics,
             seed=plan.seed, batch_size=self.batch_size, workers=self.workers, save_images=self.config.save_images,
             image_folder=self._image_folder(run_id), channels=plan.channels, known_refs=known_refs,
-            positions=positions, max_pixels=plan.max_pixels)
+            positions=positions, max_pixels=plan.max_pixels, aligner=plan.aligner)
         bar = tqdm(total=n_total, initial=n_skipped, unit="img", disable=not self.config.progress,
                    desc=f"{plan.method_name} on {plan.dataset.name}", dynamic_ncols=True)
         failed = 0

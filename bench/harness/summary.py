@@ -4,6 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.harness.dataset_counts import format_counts
+
 
 @dataclass
 class RunSummary:
@@ -34,6 +36,8 @@ class RunSummary:
     selection: str = ""
     #: what the user should know (an ignored --degradation, a recovered lease...)
     notes: list[str] = field(default_factory=list)
+    #: dataset entries not used (or kept coarse), by reason (:mod:`bench.harness.dataset_counts`)
+    dataset_counts: list[dict[str, Any]] = field(default_factory=list)
 
     def format(self, max_errors: int = 10) -> str:
         label = f"{self.dataset} (SYNTHETIC faces)" if self.synthetic else self.dataset
@@ -62,6 +66,7 @@ class RunSummary:
             else:
                 shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in values.items())
             lines.append(f"  {metric:>12}: {shown}")
+        lines.extend(format_counts(self.dataset_counts, hint=" (`bench errors --examples` shows examples)"))
         if self.dataset_issues:
             lines.append(f"  dataset indexing reported {len(self.dataset_issues)} issue(s) (files skipped or unlabelled; "
                          f"stored with the run, `bench errors` lists them all):")

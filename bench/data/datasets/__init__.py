@@ -8,7 +8,10 @@
 * :mod:`.imdb` - ``IMDBWiki``: IMDB-WIKI crops as captured LQ, ages and genders from ``imdb.mat``.
 * :mod:`.cox` - ``COX``: COX Face DB surveillance frames as captured LQ, sharpest frame per camera.
 * :mod:`.folder` - ``FolderDataset``: any folder of HQ and/or LQ images with an optional attributes CSV.
-* :mod:`._common` - label parsing and hashing helpers shared by the loaders.
+* :mod:`.codings` - label codings of CSV label files (``-D coding=frbench|fairface-hf``), FairFace's
+  age-group vocabulary mapped to the FFHQ-Aging groups.
+* :mod:`._common` - label parsing and hashing helpers shared by the loaders, and :class:`~._common.RowCounts`:
+  every entry a loader does not use, counted by reason (``filter_counts``; printed, stored, listed).
 
 They are registered lazily (``"module:attr"``) in :mod:`bench.core.registry`; nothing is imported here,
 so listing datasets stays cheap.

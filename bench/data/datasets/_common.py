@@ -17,6 +17,13 @@ Policy (every bad label ends in a clear, recorded outcome)
       than :data:`MAX_FIELD_CHARS`, bytes that are not UTF-8, a NUL byte, an unparsable CSV record).
     * Duplicates (:func:`unique_rows`): every row of a key that occurs more than once is not used and each
       is reported: the rows may disagree and nothing says which one is right.
+    * Counting (:class:`RowCounts`, each loader's ``filter_counts``): every row, file or metadata entry a
+      loader does not turn into a sample is counted under a short reason, with a few example locations,
+      and a kind: :data:`BAD_DATA` (the entry is wrong: an unparsable name, a photo taken before birth, a
+      malformed label row), :data:`FILTER` (the entry is fine but outside the selection asked for: an age
+      over ``max_age``, the other split, a low face score) or :data:`COARSE` (kept, but a label is coarser
+      than the suite's: a FairFace age group spanning two FFHQ-Aging groups). The run summary prints them,
+      the store keeps them with the run and ``bench errors`` lists them.
 The loaders turn a parser's ``ValueError`` into a ``DatasetIssue`` naming the file (and row), so that
 indexing never crashes on bad label content.
 """
@@ -33,6 +40,7 @@ import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
+from bench.core.imageio import list_images
 from bench.core.types import AGE_BIN_LABELS, DatasetIssue, age_bin_from_label
 
 T = TypeVar("T")
@@ -272,9 +280,71 @@ def _row_problem(fields: list[str], width: int) -> str | None:
     return None
 
 
+#: Kinds of :class:`RowCounts` entries: the entry is wrong / outside the selection asked for / kept, coarser.
+BAD_DATA, FILTER, COARSE = "bad data", "filter", "coarse label"
+KINDS = (BAD_DATA, FILTER, COARSE)
+#: Example locations kept per reason (``bench errors --examples`` shows them).
+MAX_EXAMPLES = 5
+#: Reasons counted by the helpers of this module.
+UNREADABLE_ROW = "unreadable label row (wrong field count, bad bytes, over-long field)"
+DUPLICATE_ROW = "label row of an id given on several rows (none used)"
+UNUSABLE_ENTRY = "unusable image entry (folder, broken link, unreadable file)"
+
+
+class RowCounts:
+    """How many rows (files, label rows, metadata entries) a loader dropped, filtered or coarsened, by reason.
+
+    ``add(reason, where, kind)`` counts one entry; ``reason`` is a short fixed phrase (no per-row values,
+    so that entries group), ``where`` a location (file, ``file line N``, ``imdb.mat imdb[i]``) of which the
+    first :data:`MAX_EXAMPLES` are kept. ``counts[reason]`` is the count of a reason (0 when absent).
+    :meth:`records` is the stored / printed form: one dict per reason, bad data first, then filters, then
+    coarse labels, each by decreasing count.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, Any]] = {}
+
+    def add(self, reason: str, where: str, kind: str = BAD_DATA, n: int = 1) -> None:
+        if kind not in KINDS:
+            raise ValueError(f"row count kind must be one of {KINDS}, got {kind!r}")
+        entry = self._entries.setdefault(reason, {"reason": reason, "kind": kind, "count": 0, "examples": []})
+        if entry["kind"] != kind:
+            raise ValueError(f"reason {reason!r} counted as {entry['kind']!r} and as {kind!r}")
+        entry["count"] += n
+        if len(entry["examples"]) < MAX_EXAMPLES:
+            entry["examples"].append(str(where))
+
+    def bad(self, reason: str, where: str) -> None:
+        self.add(reason, where, BAD_DATA)
+
+    def filtered(self, reason: str, where: str) -> None:
+        self.add(reason, where, FILTER)
+
+    def __getitem__(self, reason: str) -> int:
+        entry = self._entries.get(reason)
+        return 0 if entry is None else entry["count"]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def as_dict(self) -> dict[str, int]:
+        """``{reason: count}`` (for tests and quick looks)."""
+        return {reason: entry["count"] for reason, entry in self._entries.items()}
+
+    def total(self, kind: str | None = None) -> int:
+        return sum(e["count"] for e in self._entries.values() if kind is None or e["kind"] == kind)
+
+    def records(self) -> list[dict[str, Any]]:
+        """``[{"reason", "kind", "count", "examples"}]``: bad data, filters, coarse labels; larger counts first."""
+        order = {kind: i for i, kind in enumerate(KINDS)}
+        return [dict(e, examples=list(e["examples"])) for e in
+                sorted(self._entries.values(), key=lambda e: (order[e["kind"]], -e["count"], e["reason"]))]
+
+
 def read_csv_dicts(path: Path, required_any: Iterable[str] = (),
                    select: tuple[str, Callable[[str], bool]] | None = None, *,
-                   issues: list[DatasetIssue]) -> tuple[list[str], Iterator[tuple[int, dict]]]:
+                   issues: list[DatasetIssue], counts: RowCounts | None = None,
+                   ) -> tuple[list[str], Iterator[tuple[int, dict]]]:
     """Header and ``(line_number, row_dict)`` pairs of a CSV file (``.csv`` or ``.csv.gz``).
 
     Whole-file ``ValueError`` naming the file: it cannot be read (:func:`read_label_text`), it has no
@@ -285,7 +355,8 @@ def read_csv_dicts(path: Path, required_any: Iterable[str] = (),
     ``csv`` module refuses. Blank lines are skipped. ``line_number`` is the first line of the record.
     ``select=(column, keep)`` returns only the rows whose ``column`` value passes ``keep`` (cheap
     pre-filtering of large label files; rows it drops are not checked). Python's own
-    ``csv.field_size_limit`` is raised to the file-size bound so that it never fires first.
+    ``csv.field_size_limit`` is raised to the file-size bound so that it never fires first. Each row not
+    used is also counted in ``counts`` (bad data, "unreadable label row").
     """
     text = read_label_text(path)
     csv.field_size_limit(max(csv.field_size_limit(), MAX_LABEL_FILE_BYTES + 1))
@@ -319,6 +390,8 @@ def read_csv_dicts(path: Path, required_any: Iterable[str] = (),
         except csv.Error as exc:  # defensive: with the raised field limit the reader accepts any text
             issues.append(DatasetIssue(_where(path, first, reader.line_num), f"unreadable CSV record ({exc}); "
                                                                             "row not used"))
+            if counts is not None:
+                counts.bad(UNREADABLE_ROW, _where(path, first, reader.line_num))
             first = reader.line_num + 1
             continue
         where, line, first = _where(path, first, reader.line_num), first, reader.line_num + 1
@@ -329,13 +402,15 @@ def read_csv_dicts(path: Path, required_any: Iterable[str] = (),
         problem = _row_problem(fields, len(header))
         if problem is not None:
             issues.append(DatasetIssue(where, f"{problem}; row not used"))
+            if counts is not None:
+                counts.bad(UNREADABLE_ROW, where)
             continue
         rows.append((line, dict(zip(header, fields))))
     return header, iter(rows)
 
 
 def unique_rows(keyed: Iterable[tuple[str, int, T]], path: Path | str, issues: list[DatasetIssue],
-                what: str = "id") -> dict[str, tuple[int, T]]:
+                what: str = "id", counts: RowCounts | None = None) -> dict[str, tuple[int, T]]:
     """``{key: (line, row)}`` of the keys that occur once in ``(key, line, row)`` triples.
 
     Every row of a key that occurs more than once is not used, and each is reported in ``issues``
@@ -353,9 +428,21 @@ def unique_rows(keyed: Iterable[tuple[str, int, T]], path: Path | str, issues: l
         for line, _ in group:
             issues.append(DatasetIssue(f"{path} line {line}", f"{what} {shown(key)} is on {len(group)} rows "
                                                               f"(lines {lines}); none of them is used"))
+            if counts is not None:
+                counts.bad(DUPLICATE_ROW, f"{path} line {line}")
     return unique
 
 
 def find_existing(folder: Path, candidates: Iterable[str]) -> list[Path]:
     """The candidates (relative names) that exist under ``folder``, in the given order."""
     return [folder / name for name in candidates if (folder / name).exists()]
+
+
+def listed_images(folder: Path, *, issues: list[DatasetIssue], counts: RowCounts,
+                  recursive: bool = False) -> list[Path]:
+    """:func:`bench.core.imageio.list_images`, each unusable entry it reports also counted (bad data)."""
+    before = len(issues)
+    files = list_images(folder, recursive=recursive, issues=issues)
+    for issue in issues[before:]:
+        counts.bad(UNUSABLE_ENTRY, issue.path)
+    return files

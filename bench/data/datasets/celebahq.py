@@ -36,16 +36,17 @@ Bad input (policy of :mod:`bench.data.datasets._common`; never a crash)
     number of values or values other than ``-1``/``1`` is an issue naming the file and line; every row of
     a key (file name, index) that appears on several rows is reported and none is used (they may
     disagree). Only a file that cannot be read, or whose two header lines are unusable, stops indexing
-    (``ValueError`` naming the file).
+    (``ValueError`` naming the file). Every file or row not used is counted by reason in
+    :attr:`filter_counts` (:class:`~bench.data.datasets._common.RowCounts`).
 """
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-from bench.core.imageio import list_images
 from bench.core.types import Attributes, Dataset, DatasetIssue, Sample
-from bench.data.datasets._common import optional_str, read_label_text, shown, text_lines, text_problem, unique_rows
+from bench.data.datasets._common import (DUPLICATE_ROW, UNREADABLE_ROW, RowCounts, listed_images, optional_str,
+                                         read_label_text, shown, text_lines, text_problem, unique_rows)
 
 HQ_ANNOTATION = "CelebAMask-HQ-attribute-anno.txt"
 CELEBA_ANNOTATION = "list_attr_celeba.txt"
@@ -55,6 +56,11 @@ _CELEBA_KEY = re.compile(r"[0-9]{6}\.(jpg|png)", re.IGNORECASE)  # ASCII digits,
 #: Largest CelebA-HQ index.
 MAX_INDEX = 29999
 _VALUES = {"1": 1, "+1": 1, "-1": -1}
+#: Reasons counted in ``filter_counts``.
+BAD_VALUE = "attribute row with a value other than -1 or 1"
+BAD_KEY = "attribute row key that is not a CelebA-HQ index"
+BAD_NAME = "image name that is not a CelebA-HQ index"
+SAME_INDEX = "second image of a CelebA-HQ index"
 
 
 def hq_index(text: str) -> int | None:
@@ -72,11 +78,14 @@ def _lines(path: Path, what: str) -> list[str]:
         raise ValueError(f"{exc} ({what})") from None
 
 
-def read_attribute_table(path: Path, issues: list[DatasetIssue]) -> tuple[list[str], dict[str, list[int]]]:
+def read_attribute_table(path: Path, issues: list[DatasetIssue],
+                         counts: RowCounts | None = None) -> tuple[list[str], dict[str, list[int]]]:
     """``(attribute names, {file key: [+1/-1, ...]})`` of a CelebA-format attribute file.
 
-    Malformed rows are reported in ``issues``; an unreadable file or header raises ``ValueError``.
+    Malformed rows are reported in ``issues`` (and counted in ``counts``); an unreadable file or header
+    raises ``ValueError``.
     """
+    counts = counts if counts is not None else RowCounts()
     lines = _lines(path, "attribute file")
     if len(lines) < 2:
         raise ValueError(f"{path}: attribute file needs a count line and a line of attribute names")
@@ -97,23 +106,28 @@ def read_attribute_table(path: Path, issues: list[DatasetIssue]) -> tuple[list[s
         problem = text_problem(line)
         if problem is not None:
             issues.append(DatasetIssue(where, f"{problem}; row not used"))
+            counts.bad(UNREADABLE_ROW, where)
             continue
         if len(fields) != len(names) + 1:
             issues.append(DatasetIssue(where, f"{len(fields) - 1} values for {len(names)} attributes"))
+            counts.bad(UNREADABLE_ROW, where)
             continue
         values = [_VALUES.get(v) for v in fields[1:]]
         if None in values:
             issues.append(DatasetIssue(where, "attribute values must be -1 or 1"))
+            counts.bad(BAD_VALUE, where)
             continue
         keyed.append((fields[0], number, values))
-    table = {key: values for key, (_, values) in unique_rows(keyed, path, issues, what="row key").items()}
+    table = {key: values for key, (_, values) in unique_rows(keyed, path, issues, what="row key",
+                                                             counts=counts).items()}
     if declared != len(table):
         issues.append(DatasetIssue(str(path), f"line 1 declares {declared} rows, {len(table)} valid rows read"))
     return names, table
 
 
-def read_mapping(path: Path, issues: list[DatasetIssue]) -> dict[int, str]:
-    """``{CelebA-HQ idx: CelebA file name}`` from ``CelebA-HQ-to-CelebA-mapping.txt``."""
+def read_mapping(path: Path, issues: list[DatasetIssue], counts: RowCounts | None = None) -> dict[int, str]:
+    """``{CelebA-HQ idx: CelebA file name}`` from ``CelebA-HQ-to-CelebA-mapping.txt`` (rows not used counted)."""
+    counts = counts if counts is not None else RowCounts()
     keyed = []
     for number, line in enumerate(_lines(path, "mapping file"), start=1):
         fields = line.split()
@@ -122,14 +136,16 @@ def read_mapping(path: Path, issues: list[DatasetIssue]) -> dict[int, str]:
         problem = text_problem(line)
         if problem is not None:
             issues.append(DatasetIssue(f"{path} line {number}", f"{problem}; row not used"))
+            counts.bad(UNREADABLE_ROW, f"{path} line {number}")
             continue
         idx = hq_index(fields[0]) if len(fields) == 3 else None
         if idx is None or re.fullmatch(r"[0-9]{1,9}", fields[1]) is None:
             issues.append(DatasetIssue(f"{path} line {number}", f"expected 'idx orig_idx orig_file' with idx "
                                                                 f"0-{MAX_INDEX}; row not used"))
+            counts.bad(UNREADABLE_ROW, f"{path} line {number}")
             continue
         keyed.append((str(idx), number, fields[2]))
-    return {int(key): name for key, (_, name) in unique_rows(keyed, path, issues, what="idx").items()}
+    return {int(key): name for key, (_, name) in unique_rows(keyed, path, issues, what="idx", counts=counts).items()}
 
 
 class CelebAHQ(Dataset):
@@ -144,6 +160,7 @@ class CelebAHQ(Dataset):
     licence = "non-commercial research purposes only (CelebA terms)"
     has_hq = True
     synthetic = False
+    framing = "ffhq"  # CelebA-HQ is FFHQ-style aligned (bench.data.framing)
 
     def __init__(self, root=None, *, images: str | None = None, attributes: str | None = None,
                  mapping: str | None = None, extra_attributes: tuple[str, ...] = ("Young",)) -> None:
@@ -155,6 +172,7 @@ class CelebAHQ(Dataset):
         self.attributes = attributes
         self.mapping = mapping
         self.extra_attributes = extra_attributes
+        self.filter_counts = RowCounts()
 
     def _path(self, value: str) -> Path:
         path = Path(value)
@@ -186,7 +204,7 @@ class CelebAHQ(Dataset):
     def _labels(self) -> tuple[list[str], dict[int, list[int] | str], Path]:
         """Attribute names and ``{hq idx: values or reason}``."""
         path = self.attribute_file()
-        names, table = read_attribute_table(path, self.issues)
+        names, table = read_attribute_table(path, self.issues, self.filter_counts)
         missing = [a for a in self.extra_attributes if a not in names]
         if missing:
             raise ValueError(f"{path}: no attribute(s) {', '.join(missing)} (extra_attributes)")
@@ -196,7 +214,7 @@ class CelebAHQ(Dataset):
                 raise FileNotFoundError(f"dataset 'celebahq': {path} is keyed by CelebA file names and "
                                         f"needs the mapping file {mapping_path} (option mapping=PATH)")
             by_hq: dict[int, list[int] | str] = {}
-            for idx, celeba_file in read_mapping(mapping_path, self.issues).items():
+            for idx, celeba_file in read_mapping(mapping_path, self.issues, self.filter_counts).items():
                 values = table.get(celeba_file)
                 name = celeba_file if len(celeba_file) <= 40 else shown(celeba_file)
                 by_hq[idx] = values if values is not None else f"CelebA file {name} has no row in {path}"
@@ -207,20 +225,23 @@ class CelebAHQ(Dataset):
             if idx is None:
                 self.issues.append(DatasetIssue(str(path), f"row key {shown(key)} is not a CelebA-HQ index "
                                                            f"0-{MAX_INDEX}"))
+                self.filter_counts.bad(BAD_KEY, str(path))
             else:
                 keyed.append((str(idx), 0, values))
         unique = unique_rows(keyed, path, [])  # "7.jpg" and "07.jpg": one index, two rows
-        for key in {k for k, _, _ in keyed} - set(unique):
+        for key in sorted({k for k, _, _ in keyed} - set(unique)):
             self.issues.append(DatasetIssue(str(path), f"index {key} has several rows (e.g. '7.jpg' and "
                                                        "'07.jpg'); none is used"))
+            self.filter_counts.add(DUPLICATE_ROW, str(path), n=sum(1 for k, _, _ in keyed if k == key))
         by_hq = {int(key): values for key, (_, values) in unique.items()}
         return names, by_hq, path
 
     def index(self) -> list[Sample]:
         self.issues = []
+        self.filter_counts = RowCounts()
         folder = self.image_folder()
         images: dict[int, Path] = {}
-        files = list_images(folder, issues=self.issues)
+        files = listed_images(folder, issues=self.issues, counts=self.filter_counts)
         if not files and not self.issues:
             raise FileNotFoundError(f"dataset 'celebahq': no images in {folder}")
         for path in files:
@@ -228,9 +249,11 @@ class CelebAHQ(Dataset):
             if idx is None:
                 self.issues.append(DatasetIssue(str(path), f"file name is not a CelebA-HQ index 0-{MAX_INDEX}; "
                                                            "skipped"))
+                self.filter_counts.bad(BAD_NAME, str(path))
             elif idx in images:
                 self.issues.append(DatasetIssue(str(path), f"duplicate CelebA-HQ index {idx} "
                                                            f"(also {images[idx].name}); skipped"))
+                self.filter_counts.bad(SAME_INDEX, str(path))
             else:
                 images[idx] = path
         names, labels, label_path = self._labels()

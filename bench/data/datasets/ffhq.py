@@ -13,6 +13,8 @@ Image layout
     not a five-digit (ASCII) FFHQ id are reported as issues and skipped, and so are entries with an image
     extension that are not usable files (:func:`bench.core.imageio.list_images`). Two files with the same
     id (``00001.png`` and ``00001.jpg``) are an issue, the first by name kept (two encodings of one face).
+    Every file or label record not used is counted by reason in :attr:`filter_counts`
+    (:class:`~bench.data.datasets._common.RowCounts`).
 
 Label sources (option ``labels``; one source per dataset object: never mix them in an experiment,
 ``docs/protocols/evaluation.md`` §1.1)
@@ -52,10 +54,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from bench.core.imageio import list_images
 from bench.core.types import Attributes, Dataset, DatasetIssue, Sample, age_bin_from_label
-from bench.data.datasets._common import (MAX_AGE, check_max_age, cut, find_existing, is_blank, optional_str,
-                                         parse_age, parse_gender, parse_index, read_csv_dicts, shown, unique_rows)
+from bench.data.datasets._common import (MAX_AGE, RowCounts, check_max_age, cut, find_existing, is_blank,
+                                         listed_images, optional_str, parse_age, parse_gender, parse_index,
+                                         read_csv_dicts, shown, unique_rows)
 
 LABEL_SOURCES = ("features", "aging", "none")
 FEATURES_CANDIDATES = ("ffhq_msface_attributes.csv.gz", "ffhq_msface_attributes.csv", "json",
@@ -64,6 +66,11 @@ AGING_CANDIDATES = ("ffhq_aging_labels.csv",)
 _FFHQ_ID = re.compile(r"[0-9]{5}")  # ASCII digits, used with fullmatch
 #: Largest per-image ffhq-features JSON read (the real ones are about 2 KB).
 MAX_JSON_BYTES = 2**20
+#: Reasons counted in ``filter_counts`` (images without a usable label are kept, unlabelled; their label
+#: record is counted as not used).
+BAD_NAME = "file name that is not a five-digit FFHQ id"
+SAME_ID = "second file of an FFHQ id"
+BAD_LABEL = "label record not used (no face, unreadable value)"
 #: Columns of the flattened ffhq-features CSV copied into ``Attributes.extra`` (as floats / strings).
 _FEATURE_EXTRA = ("smile", "head_pitch", "head_roll", "head_yaw", "glasses", "blur_value", "noise_value",
                   "exposure_value", "beard", "moustache", "bald")
@@ -153,6 +160,7 @@ class FFHQ(Dataset):
     licence = "dataset: CC BY-NC-SA 4.0 (NVIDIA), each image under its Flickr licence"
     has_hq = True
     synthetic = False
+    framing = "ffhq"  # FFHQ-aligned squares (bench.data.framing)
 
     def __init__(self, root=None, *, images: str = "", labels: str = "features",
                  labels_path: str | None = None, max_age: float = MAX_AGE) -> None:
@@ -167,6 +175,7 @@ class FFHQ(Dataset):
         self.images = images
         self.labels = labels
         self.labels_path = labels_path
+        self.filter_counts = RowCounts()
 
     # -- files ---------------------------------------------------------------------------------
     def image_folder(self) -> Path:
@@ -177,13 +186,13 @@ class FFHQ(Dataset):
         return folder
 
     def _image_files(self, folder: Path) -> list[Path]:
-        files = list_images(folder, issues=self.issues)
+        files = listed_images(folder, issues=self.issues, counts=self.filter_counts)
         try:  # official layout: 00000/, 01000/, ... of 1,000 images each
             blocks = sorted(p for p in folder.iterdir() if _FFHQ_ID.fullmatch(p.name) and p.is_dir())
         except OSError:  # an unlistable folder is already an issue (list_images)
             blocks = []
         for block in blocks:
-            files.extend(list_images(block, issues=self.issues))
+            files.extend(listed_images(block, issues=self.issues, counts=self.filter_counts))
         return sorted(files)
 
     def resolve_labels_path(self) -> Path | None:
@@ -228,7 +237,7 @@ class FFHQ(Dataset):
 
     def _features_csv(self, path: Path, ids: set[str]) -> dict[str, Attributes | str]:
         table: dict[str, Attributes | str] = {}
-        _, rows = read_csv_dicts(path, required_any=("image_id",), issues=self.issues,
+        _, rows = read_csv_dicts(path, required_any=("image_id",), issues=self.issues, counts=self.filter_counts,
                                  select=("image_id", lambda value: value.strip().zfill(5) in ids))
         keyed = [(image_id, line, row) for line, row in rows
                  if (image_id := row.get("image_id", "").strip().zfill(5)) in ids]
@@ -251,20 +260,21 @@ class FFHQ(Dataset):
 
     def _unique(self, keyed: list, path: Path, table: dict[str, Attributes | str]) -> dict[str, tuple[int, dict]]:
         """Rows of ids on one row only; each row of a repeated id is an issue and its image gets none."""
-        unique = unique_rows(keyed, path, self.issues)
+        unique = unique_rows(keyed, path, self.issues, counts=self.filter_counts)
         for image_id in {key for key, _, _ in keyed} - set(unique):
             table[image_id] = f"{path}: several rows for this image; none is used"
         return unique
 
     def _aging_csv(self, path: Path, ids: set[str]) -> dict[str, Attributes | str]:
         table: dict[str, Attributes | str] = {}
-        _, rows = read_csv_dicts(path, required_any=("image_number",), issues=self.issues)
+        _, rows = read_csv_dicts(path, required_any=("image_number",), issues=self.issues, counts=self.filter_counts)
         keyed = []
         for line, row in rows:
             try:
                 image_id = f"{parse_index(row.get('image_number'), 'image_number', maximum=99999):05d}"
             except ValueError as exc:
                 self.issues.append(DatasetIssue(f"{path} line {line}", str(exc)))
+                self.filter_counts.bad(BAD_LABEL, f"{path} line {line}")
                 continue
             if image_id in ids:
                 keyed.append((image_id, line, row))
@@ -289,15 +299,18 @@ class FFHQ(Dataset):
     # -- index ---------------------------------------------------------------------------------
     def index(self) -> list[Sample]:
         self.issues = []
+        self.filter_counts = RowCounts()
         folder = self.image_folder()
         labels_path = self.resolve_labels_path()
         images: dict[str, Path] = {}
         for path in self._image_files(folder):
             if not _FFHQ_ID.fullmatch(path.stem):
                 self.issues.append(DatasetIssue(str(path), "file name is not a five-digit FFHQ id; skipped"))
+                self.filter_counts.bad(BAD_NAME, str(path))
             elif path.stem in images:
                 self.issues.append(DatasetIssue(str(path), f"duplicate FFHQ id {path.stem} "
                                                            f"(also {images[path.stem].name}); skipped"))
+                self.filter_counts.bad(SAME_ID, str(path))
             else:
                 images[path.stem] = path
         if not images and not self.issues:
@@ -314,6 +327,7 @@ class FFHQ(Dataset):
                     self.issues.append(DatasetIssue(str(images[image_id]), f"no label in {labels_path}"))
                 elif isinstance(entry, str):
                     self.issues.append(DatasetIssue(str(images[image_id]), entry))
+                    self.filter_counts.bad(BAD_LABEL, entry.split(": ", 1)[0])
                 else:
                     attributes = entry
             samples.append(Sample(id=image_id, hq=images[image_id], attributes=attributes,

@@ -19,29 +19,45 @@ Layouts (``root``)
     (unlike duplicate label rows, below).
 
 Attributes (optional; ``attributes.csv`` in ``root`` or option ``attributes=PATH``)
-    A CSV with a column ``id`` (the file stem / relative id) or ``filename`` (the file name), and any of
-    ``age`` (years), ``age_bin`` (FFHQ-Aging group index 0-9 or label like ``"20-29"``) and ``gender``
-    (0/1, female/male, F/M, woman/man; suite convention 0 = female, 1 = male). Other columns go to
-    ``Attributes.extra`` as text. Blank cells mean unknown. Ages are ASCII decimals in ``0..max_age``
-    (option, default 120). A row with an unparsable value, an ``age`` and ``age_bin`` that disagree, an
-    id without an image, more or fewer fields than the header, a field over 64 KiB, bytes that are not
-    UTF-8 or a NUL byte is an issue naming the file and line (the row is not used); every row of an id
-    that appears on several rows is an issue and none of them is used (they may disagree). An image
-    without a usable row has no attributes (also an issue, since a CSV was given). Only a CSV that
-    cannot be read at all or has no usable header stops indexing (``ValueError`` naming the file).
+    A CSV with a column ``id`` (the file stem / relative id), ``filename`` (the file name) or ``file``
+    (FairFace's column: ``val/1.jpg``), and any of ``age``, ``age_bin``, ``gender`` and ``race``; other
+    columns go to ``Attributes.extra`` as text. A row's id is matched to an image id exactly, or else by
+    its last path component (``fairface/val/2963.jpg`` -> ``2963`` in a flat folder); rows for images
+    that are not in the folder are counted (a label file may cover more faces than the folder holds), not
+    reported one by one. Blank cells mean unknown.
+    Label values (:mod:`bench.data.datasets.codings`): text is read in its own vocabulary (genders
+    female/male, F/M, woman/man; age groups as FFHQ-Aging labels ``"20-29"`` or FairFace groups ``"3-9"``,
+    ``"more than 70"``, mapped to FFHQ-Aging groups where they nest and counted as coarse where they do
+    not). Integers need a declared coding, option ``coding`` (``-D coding=frbench`` or
+    ``-D coding=fairface-hf``): a file with an integer label and no coding is refused with a one-line
+    message offering both. Ages in years are ASCII decimals in ``0..max_age`` (option, default 120).
+    A row with an unparsable value, an ``age`` and ``age_bin`` that disagree, more or fewer fields than
+    the header, a field over 64 KiB, bytes that are not UTF-8 or a NUL byte is an issue naming the file
+    and line (the row is not used); every row of an id that appears on several rows is an issue and none
+    of them is used (they may disagree). An image without a usable row has no attributes (also an issue,
+    since a CSV was given). Only a CSV that cannot be read at all, has no usable header or needs a coding
+    that was not declared stops indexing (``ValueError`` naming the file).
+    Every file or row not used is counted by reason in :attr:`filter_counts`
+    (:class:`~bench.data.datasets._common.RowCounts`).
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from bench.core.imageio import list_images
-from bench.core.types import Attributes, Dataset, DatasetIssue, Sample, age_to_bin
-from bench.data.datasets._common import (MAX_AGE, check_max_age, is_blank, optional_str, parse_age, parse_age_bin,
-                                         parse_gender, read_csv_dicts, shown, unique_rows)
+from bench.core.types import Attributes, Dataset, DatasetIssue, Sample
+from bench.data.framing import check_framing
+from bench.data.datasets._common import (COARSE, FILTER, MAX_AGE, RowCounts, check_max_age, is_blank, listed_images,
+                                         optional_str, read_csv_dicts, shown, unique_rows)
+from bench.data.datasets.codings import check_coding, check_coding_name, decode_labels
 
 KINDS = ("hq", "lq")
-_LABEL_COLUMNS = ("id", "filename", "age", "age_bin", "gender")
+_LABEL_COLUMNS = ("id", "filename", "file", "age", "age_bin", "gender", "race")
+#: Reasons counted in ``filter_counts``.
+NO_IMAGE = "label row for an image not in the folder"
+BAD_LABEL = "label row with an unreadable value"
+NO_PARTNER = "image without its hq/ or lq/ partner"
+SAME_ID = "second image file with the same id"
 
 
 class FolderDataset(Dataset):
@@ -55,15 +71,23 @@ class FolderDataset(Dataset):
     synthetic = False
 
     def __init__(self, root=None, *, kind: str | None = None, attributes: str | None = None,
-                 recursive: bool = False, max_age: float = MAX_AGE) -> None:
+                 recursive: bool = False, max_age: float = MAX_AGE, coding: str | None = None,
+                 framing: str = "unaligned") -> None:
         if kind is not None and kind not in KINDS:
             raise ValueError(f"kind must be 'hq' or 'lq', got {kind!r}")
         attributes = optional_str(attributes)
         max_age = check_max_age(max_age)
-        # max_age is recorded only when overridden, so that default run records stay as they were
+        coding = check_coding_name(coding)
+        framing = check_framing(framing, "dataset 'folder' option framing")
+        # max_age and coding are recorded only when set, so that default run records stay as they were
         super().__init__(root, kind=kind, attributes=attributes, recursive=recursive,
-                         **({} if max_age == MAX_AGE else {"max_age": max_age}))
+                         **({} if max_age == MAX_AGE else {"max_age": max_age}),
+                         **({} if coding is None else {"coding": coding}),
+                         **({} if framing == "unaligned" else {"framing": framing}))
+        self.framing = framing  # how the faces are framed (bench.data.framing; -D framing=ffhq)
         self.max_age = max_age
+        self.coding = coding
+        self.filter_counts = RowCounts()
         self.kind = kind
         self.attributes = attributes
         self.recursive = recursive
@@ -87,10 +111,11 @@ class FolderDataset(Dataset):
 
     def _files(self, folder: Path) -> dict[str, Path]:
         files: dict[str, Path] = {}
-        for path in list_images(folder, recursive=self.recursive, issues=self.issues):
+        for path in listed_images(folder, recursive=self.recursive, issues=self.issues, counts=self.filter_counts):
             key = path.relative_to(folder).with_suffix("").as_posix()
             if key in files:
                 self.issues.append(DatasetIssue(str(path), f"same id {key!r} as {files[key].name}; skipped"))
+                self.filter_counts.bad(SAME_ID, str(path))
             else:
                 files[key] = path
         return files
@@ -98,37 +123,46 @@ class FolderDataset(Dataset):
     @staticmethod
     def _row_id(row: dict) -> str:
         key = (row.get("id") or "").strip()
-        if not key and not is_blank(row.get("filename")):
-            key = Path(row["filename"].strip()).with_suffix("").as_posix()  # ValueError for "/" or "."
+        for column in ("filename", "file"):
+            if not key and not is_blank(row.get(column)):
+                key = Path(row[column].strip()).with_suffix("").as_posix()  # ValueError for "/" or "."
         if not key:
-            raise ValueError("no id or filename")
+            raise ValueError("no id, filename or file")
         return key
 
     def _read_attributes(self, path: Path, ids: set[str]) -> dict[str, Attributes]:
-        _, rows = read_csv_dicts(path, required_any=("id", "filename"), issues=self.issues)
+        _, rows = read_csv_dicts(path, required_any=("id", "filename", "file"), issues=self.issues,
+                                 counts=self.filter_counts)
+        rows = list(rows)
+        check_coding(path, rows, self.coding)
         keyed = []
         for line, row in rows:
             try:
                 key = self._row_id(row)
-                if key not in ids:
-                    raise ValueError(f"no image with id {shown(key)}")
             except ValueError as exc:
                 self.issues.append(DatasetIssue(f"{path} line {line}", str(exc)))
+                self.filter_counts.bad(BAD_LABEL, f"{path} line {line}")
+                continue
+            if key not in ids and "/" in key and key.rsplit("/", 1)[1] in ids:
+                key = key.rsplit("/", 1)[1]  # a label file of a split folder (val/1.jpg) for a flat folder
+            if key not in ids:
+                self.filter_counts.add(NO_IMAGE, f"{path} line {line} ({shown(key)})", FILTER)
                 continue
             keyed.append((key, line, row))
         table: dict[str, Attributes] = {}
-        for key, (line, row) in unique_rows(keyed, path, self.issues).items():
+        for key, (line, row) in unique_rows(keyed, path, self.issues, counts=self.filter_counts).items():
             try:
-                age = parse_age(row.get("age"), self.max_age)
-                age_bin = parse_age_bin(row.get("age_bin"))
-                if age is not None and age_bin is not None and age_to_bin(age) != age_bin:
-                    raise ValueError(f"age {age} is not in age bin {age_bin}")
-                gender = parse_gender(row.get("gender"))
-                extra: dict[str, Any] = {k: v.strip() for k, v in row.items()
-                                         if k and k not in _LABEL_COLUMNS and not is_blank(v)}
-                table[key] = Attributes(age=age, age_bin=age_bin, gender=gender, extra=extra)
+                labels, coarse = decode_labels(row, self.coding, self.max_age)
             except ValueError as exc:
                 self.issues.append(DatasetIssue(f"{path} line {line}", str(exc)))
+                self.filter_counts.bad(BAD_LABEL, f"{path} line {line}")
+                continue
+            if coarse is not None:
+                self.filter_counts.add(coarse, f"{path} line {line}", COARSE)
+            extra: dict[str, Any] = {k: v.strip() for k, v in row.items()
+                                     if k and k not in _LABEL_COLUMNS and not is_blank(v)}
+            extra.update(labels.pop("extra"))
+            table[key] = Attributes(**labels, extra=extra)
         return table
 
     def _attribute_file(self, root: Path) -> Path | None:
@@ -145,6 +179,7 @@ class FolderDataset(Dataset):
 
     def index(self) -> list[Sample]:
         self.issues = []
+        self.filter_counts = RowCounts()
         root = self.require_root()
         if not root.is_dir():
             raise NotADirectoryError(f"dataset 'folder': root {root} is not a folder")
@@ -157,6 +192,7 @@ class FolderDataset(Dataset):
                 missing = "lq" if key in hq else "hq"
                 self.issues.append(DatasetIssue(str((hq.get(key) or lq.get(key))),
                                                 f"no {missing}/ partner with the same stem; skipped"))
+                self.filter_counts.bad(NO_PARTNER, str(hq.get(key) or lq.get(key)))
             ids = sorted(set(hq) & set(lq))
         else:
             ids = sorted(set(hq) | set(lq))

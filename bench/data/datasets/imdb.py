@@ -21,18 +21,32 @@ Metadata (``scipy.io.loadmat``: a 1x1 struct named ``imdb`` or ``wiki`` of 1xN f
     no second face; IMDb only: ``celeb_names`` (cell) and ``celeb_id`` (1-based index into it).
 
 Labels
-    Age = whole years from the date of birth to 1 July of ``photo_taken`` (floored; the DEX convention:
-    a noisy *biological* age). Gender as in the metadata. ``face_score`` goes to ``Attributes.extra``;
-    face location, name, celebrity name/id, birth date and year taken to ``Sample.meta``. Sample ids are
-    the file stems (``nm0000001_rm124825600_1899-5-10_1968``); ``lq`` is the crop, ``hq`` is ``None``.
+    Age: the official rule of the IMDB-WIKI page (Rothe et al., the MATLAB snippet published with the
+    metadata), ``[age,~] = datevec(datenum(photo_taken,7,1) - dob)``: the number of days ``D`` from the
+    birth date to 1 July of the year taken, read by ``datevec`` as a *serial date number*, of which the
+    year is kept (:func:`official_age`). Day 1 is 1-Jan-0000 and year 0 is a leap year, so the year of
+    serial day ``D`` is the largest ``Y`` with ``datenum(Y,1,1) <= D``: ``D`` in 1..366 gives 0, in
+    367..731 gives 1, and in general it is *not* the calendar age: born 1980-07-01, photographed in 2010,
+    ``D = 10957 < datenum(30,1,1) = 10959`` gives 29 (the calendar age on 2010-07-01 is 30; born
+    1980-06-29, ``D = 10959``, gives 30). ``D <= 0`` (born on or after 1 July of ``photo_taken``) gives a
+    negative age (-1 for ``D`` in -364..0), counted as bad data: the year taken cannot be right for that
+    birth date. Source: https://data.vision.ee.ethz.ch/cvl/rrothe/imdb-wiki/ (the snippet is given there
+    with the metadata description, "we assume that the photo was taken in the middle of the year"). The
+    age is a noisy *biological* age (the year taken is only a year). Gender as in the metadata.
+    ``face_score`` goes to ``Attributes.extra``; face location, name, celebrity name/id, birth date and
+    year taken to ``Sample.meta``. Sample ids are the file stems
+    (``nm0000001_rm124825600_1899-5-10_1968``); ``lq`` is the crop, ``hq`` is ``None``.
 
 Selection ([SUITE] ``imdb-lq``, ``docs/protocols/evaluation.md`` §1.3)
     finite ``face_score >= min_face_score`` (1.0), NaN ``second_face_score`` (exactly one face), known
-    gender, ``min_age <= age <= max_age`` (0..100). Rows dropped by these filters are counted in
-    :attr:`filter_counts`; rows whose metadata cannot be read (bad date, bad path, a number out of any
-    sensible range) and selected files that are missing on disk are :attr:`issues`; when several selected
-    rows give one sample id (the file stem), every one of them is an issue and none is used (they may
-    disagree on the labels, and two different files would share one id). The age range is the selection
+    gender, ``min_age <= age <= max_age`` (0..100). Every row not used is counted by reason in
+    :attr:`filter_counts` (:class:`~bench.data.datasets._common.RowCounts`): the filters above as filters,
+    a negative official age (born on or after 1 July of the year taken), an unreadable row and a missing
+    file as bad data, rows left out by ``max_images`` as a filter. Rows whose metadata cannot be read
+    (bad date, bad path, a number out of any sensible range) and selected files that are missing on disk
+    are also :attr:`issues`; when several selected rows give one sample id (the file stem), every one of them is
+    an issue and none is used (they may disagree on the labels, and two different files would share one
+    id). The age range is the selection
     filter above (``max_age`` 100 by default), not the label-file bound of 120 used by the other datasets.
     ``max_images`` then draws a subset stratified by age bin x gender, reproducibly from ``seed`` (each
     row's rank is the SHA-1 of seed and id, so the choice does not depend on the row order):
@@ -46,7 +60,7 @@ Selection ([SUITE] ``imdb-lq``, ``docs/protocols/evaluation.md`` §1.3)
 from __future__ import annotations
 
 import math
-from collections import Counter, defaultdict
+from collections import defaultdict
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -54,11 +68,26 @@ from typing import Any
 import numpy as np
 
 from bench.core.types import Attributes, Dataset, DatasetIssue, Sample, age_to_bin
-from bench.data.datasets._common import cut, optional_str, shown, stable_unit
+from bench.data.datasets._common import FILTER, RowCounts, cut, optional_str, shown, stable_unit
 
 STRUCT_NAMES = ("imdb", "wiki")
 SAMPLING = ("balanced", "proportional")
 _REQUIRED = ("dob", "photo_taken", "full_path", "gender", "face_score", "second_face_score")
+#: Reasons counted in ``filter_counts`` (filters, then bad data).
+NO_FACE = "no face found (face_score -Inf)"
+LOW_FACE_SCORE = "face_score below min_face_score"
+SECOND_FACE = "a second face (second_face_score not NaN)"
+UNKNOWN_GENDER = "unknown gender (NaN)"
+AGE_ABOVE = "age above max_age"
+AGE_BELOW = "age below min_age"
+NOT_DRAWN = "not drawn by max_images"
+BEFORE_BIRTH = "negative age by the official rule (born on or after 1 July of photo_taken)"
+UNREADABLE = "unreadable metadata row"
+SAME_ID = "id given by several rows (none used)"
+MISSING_FILE = "file listed in the metadata missing on disk"
+#: MATLAB serial day of 1-Jan of year 1 (year 0, a leap year, is days 1..366) and days per 400 years.
+_YEAR_1 = 367
+_CYCLE = 146097
 
 
 def datenum_to_date(datenum: float) -> date:
@@ -77,9 +106,33 @@ def datenum_to_date(datenum: float) -> date:
     return date.fromordinal(ordinal)
 
 
-def age_at_mid_year(birth: date, year: int) -> int:
-    """Whole years from ``birth`` to 1 July of ``year`` (a birthday on 1 July counts as reached)."""
-    return year - birth.year - ((7, 1) < (birth.month, birth.day))
+def datenum(year: int, month: int, day: int) -> int:
+    """MATLAB ``datenum(year, month, day)`` for years 1..9999 (``date.toordinal() + 366``)."""
+    return date(year, month, day).toordinal() + 366
+
+
+def datevec_year(serial: float) -> int:
+    """Year component of MATLAB ``datevec(serial)`` (the time of day does not change the date).
+
+    Serial day 1 is 1-Jan-0000 (proleptic Gregorian, year 0 a leap year), so day ``n >= 367`` is the
+    Python ordinal ``n - 366``; days 1..366 are year 0; days ``<= 0`` fall in negative years, reached by
+    whole 400-year cycles of 146,097 days.
+    """
+    if not math.isfinite(serial):
+        raise ValueError(f"day count {serial!r} is not finite")
+    whole = math.floor(serial)
+    cycles = 0 if whole >= _YEAR_1 else (_YEAR_1 - whole) // _CYCLE + 1
+    shifted = whole + cycles * _CYCLE
+    if shifted - 366 > date.max.toordinal():
+        raise ValueError(f"day count {serial!r} is after 31 December 9999")
+    return date.fromordinal(shifted - 366).year - 400 * cycles
+
+
+def official_age(dob: float, photo_taken: int) -> int:
+    """IMDB-WIKI age: ``[age,~] = datevec(datenum(photo_taken,7,1) - dob)`` (see the module docstring)."""
+    if not 1 <= photo_taken <= 9999:
+        raise ValueError(f"photo_taken {shown(photo_taken)} is not a year in 1-9999")
+    return datevec_year(datenum(photo_taken, 7, 1) - dob)
 
 
 def _cell_text(value: Any) -> str:
@@ -129,10 +182,10 @@ def _allocate(sizes: dict[Any, int], budget: int, sampling: str) -> dict[Any, in
 
 
 class IMDBWiki(Dataset):
-    """IMDB-WIKI crops (captured LQ) with imdb.mat ages (photo_taken - dob), gender, face-score filters."""
+    """IMDB-WIKI crops (captured LQ) with imdb.mat ages (official datevec rule), gender, face-score filters."""
 
     name = "imdb"
-    description = "IMDB-WIKI crops (captured LQ) with imdb.mat ages (photo_taken - dob), gender, face-score filters."
+    description = "IMDB-WIKI crops (captured LQ), imdb.mat ages (official datevec rule), gender, face-score filters."
     citation = (
         "Rothe, Timofte, Van Gool, Deep Expectation of Real and Apparent Age from a Single Image without "
         "Facial Landmarks, IJCV 2018 (IMDB-WIKI)"
@@ -140,6 +193,7 @@ class IMDBWiki(Dataset):
     licence = "academic research purposes only (IMDB-WIKI terms)"
     has_hq = False
     synthetic = False
+    framing = "unaligned"  # IMDB-WIKI face crops, framing not known (bench.data.framing)
 
     def __init__(self, root=None, *, metadata: str | None = None, images: str | None = None,
                  min_face_score: float = 1.0, require_single_face: bool = True,
@@ -168,8 +222,8 @@ class IMDBWiki(Dataset):
         self.sampling = sampling
         self.seed = seed
         self.check_files = check_files
-        #: Rows dropped by each selection rule (filled by :meth:`index`).
-        self.filter_counts: Counter = Counter()
+        #: Rows not used, by reason (filled by :meth:`index`).
+        self.filter_counts = RowCounts()
 
     # -- files ---------------------------------------------------------------------------------
     def metadata_file(self) -> Path:
@@ -214,32 +268,36 @@ class IMDBWiki(Dataset):
         return names[0], fields
 
     # -- index ---------------------------------------------------------------------------------
-    def _row(self, i: int, f: dict[str, np.ndarray], celeb_names: list[str]) -> dict | None:
-        """Parse and filter row ``i``; ``None`` (counted or reported) when it is not selected."""
+    def _row(self, i: int, f: dict[str, np.ndarray], celeb_names: list[str], where: str) -> dict | None:
+        """Parse and filter row ``i``; ``None`` (counted, and reported when unreadable) when it is not selected."""
         face_score = float(f["face_score"][i])
         if not math.isfinite(face_score):
-            self.filter_counts["no_face"] += 1
+            self.filter_counts.filtered(NO_FACE, where)
             return None
         if face_score < self.min_face_score:
-            self.filter_counts["low_face_score"] += 1
+            self.filter_counts.filtered(LOW_FACE_SCORE, where)
             return None
         second = float(f["second_face_score"][i])
         if self.require_single_face and not math.isnan(second):
-            self.filter_counts["second_face"] += 1
+            self.filter_counts.filtered(SECOND_FACE, where)
             return None
         gender = float(f["gender"][i])
         if math.isnan(gender):
-            self.filter_counts["unknown_gender"] += 1
+            self.filter_counts.filtered(UNKNOWN_GENDER, where)
             return None
         if gender not in (0.0, 1.0):
             raise ValueError(f"gender {gender!r} is not 0, 1 or NaN")
-        birth = datenum_to_date(float(f["dob"][i]))
+        dob = float(f["dob"][i])
+        birth = datenum_to_date(dob)
         taken = float(f["photo_taken"][i])
         if not math.isfinite(taken) or not taken.is_integer():
             raise ValueError(f"photo_taken {taken!r} is not a year")
-        age = age_at_mid_year(birth, int(taken))
-        if not self.min_age <= age <= self.max_age:
-            self.filter_counts["age_out_of_range"] += 1
+        age = official_age(dob, int(taken))
+        if age < 0:
+            self.filter_counts.bad(BEFORE_BIRTH, where)
+            return None
+        if age > self.max_age or age < self.min_age:
+            self.filter_counts.filtered(AGE_ABOVE if age > self.max_age else AGE_BELOW, where)
             return None
         full_path = _cell_text(f["full_path"][i])
         if not full_path:
@@ -264,7 +322,7 @@ class IMDBWiki(Dataset):
 
     def index(self) -> list[Sample]:
         self.issues = []
-        self.filter_counts = Counter()
+        self.filter_counts = RowCounts()
         mat_path = self.metadata_file()
         image_root = Path(self.images) if self.images is not None else mat_path.parent
         if self.images is not None and not image_root.is_absolute() and self.root is not None:
@@ -273,11 +331,12 @@ class IMDBWiki(Dataset):
         celeb_names = self._celeb_names(fields, mat_path)
         selected: dict[str, list[tuple[int, dict]]] = defaultdict(list)
         for i in range(fields["full_path"].size):
+            where = f"{mat_path} {struct_name}[{i}]"
             try:
-                row = self._row(i, fields, celeb_names)
+                row = self._row(i, fields, celeb_names, where)
             except (ValueError, TypeError, IndexError, ArithmeticError) as exc:  # OverflowError: int(1e308)
-                self.issues.append(DatasetIssue(f"{mat_path} {struct_name}[{i}]",
-                                                f"unreadable metadata row: {cut(str(exc), 120)}"))
+                self.issues.append(DatasetIssue(where, f"unreadable metadata row: {cut(str(exc), 120)}"))
+                self.filter_counts.bad(UNREADABLE, where)
                 continue
             if row is not None:
                 selected[Path(row["full_path"]).stem].append((i, row))
@@ -288,15 +347,19 @@ class IMDBWiki(Dataset):
                 for i, row in group:
                     self.issues.append(DatasetIssue(f"{mat_path} {struct_name}[{i}]", f"id {shown(sample_id)} is "
                                                     f"given by {len(group)} rows ({where}); none is used"))
+                    self.filter_counts.bad(SAME_ID, f"{mat_path} {struct_name}[{i}]")
                 continue
             row = group[0][1]
             path = image_root / row["full_path"]
             if self.check_files and not path.is_file():
                 self.issues.append(DatasetIssue(str(path), "listed in the metadata but missing on disk"))
+                self.filter_counts.bad(MISSING_FILE, str(path))
                 continue
             row["path"] = path
             rows[sample_id] = row
         chosen = self._subsample(rows)
+        for sample_id in sorted(set(rows) - set(chosen)):
+            self.filter_counts.add(NOT_DRAWN, str(rows[sample_id]["path"]), FILTER)
         samples = []
         for sample_id in sorted(chosen):
             row = rows[sample_id]

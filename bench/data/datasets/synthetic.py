@@ -273,6 +273,7 @@ class SyntheticFaces(Dataset):
     licence = "MIT (frbench)"
     has_hq = True
     synthetic = True
+    framing = "utkface"  # drawn faces fill the square as UTKFace chips do; never re-aligned (bench.data.framing)
 
     def __init__(self, root=None, *, n: int = 64, size: int = 128, seed: int = 0, male_fraction: float = 0.7,
                  age_range: tuple[int, int] = (1, 90), young_fraction: float | None = None,

@@ -18,7 +18,7 @@ def test_seeded_choice_skips_unreadable_and_filtered_faces(tmp_path):
     rows.append("broken.png,30,1")
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "unlabelled.png")
     (tmp_path / "attributes.csv").write_text("\n".join(rows) + "\n")
-    ds = FolderDataset(tmp_path, kind="hq")
+    ds = FolderDataset(tmp_path, kind="hq", coding="frbench")  # integer labels: the coding is declared
     labelled = lambda s: s.attributes.gender is not None  # noqa: E731
     a = seeded_hq_faces(ds, seed=3, keep=labelled, prepare=lambda im: int(im[0, 0, 0]))
     assert a.skipped == 1 and len(a.unreadable) == 1 and "broken.png" in a.unreadable[0][0]

@@ -64,7 +64,7 @@ def test_utkface_limit_100_is_the_same_random_sample_for_every_method(utkface_di
     a, b = run(method="bicubic", **common), run(method="bilinear", **common)
     ids_a, ids_b = run_ids(a.run_id, store), run_ids(b.run_id, store)
     assert ids_a == ids_b and len(ids_a) == 100
-    assert "first 100 of 8,778 in seeded random order (seed 0)" in a.format()
+    assert "first 100 of 8,779 in seeded random order (seed 0)" in a.format()
     samples = {s.id: s for s in UTKFace(utkface_dir).samples}
     seeded_ages, seeded_male = _mix([samples[i] for i in ids_a])
     first_ages, first_male = _mix(sorted(samples.values(), key=lambda s: s.id)[:100])

@@ -65,6 +65,9 @@ def test_celeba_attributes_through_the_mapping(tmp_path):
     assert "2.jpg: CelebA file 200122.jpg has no row" in reasons
     assert "thumbs.jpg: file name is not a CelebA-HQ index" in reasons
     assert len(dataset.issues) == 4
+    from bench.data.datasets import celebahq
+    assert dataset.filter_counts.as_dict() == {celebahq.BAD_NAME: 1, "unreadable label row (wrong field count, bad "
+                                               "bytes, over-long field)": 1}
 
 
 def test_celebamask_hq_annotation_without_mapping(tmp_path):

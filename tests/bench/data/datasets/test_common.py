@@ -151,3 +151,22 @@ def test_unique_rows_drops_every_row_of_a_repeated_key():
     assert unique == {"b": (3, "r3")}
     assert [(i.path, i.reason) for i in issues] == [
         (f"x.csv line {n}", "id 'a' is on 3 rows (lines 2, 4, 9); none of them is used") for n in (2, 4, 9)]
+
+
+def test_row_counts_group_by_reason_with_kinds_and_examples():
+    from bench.data.datasets._common import MAX_EXAMPLES, RowCounts
+
+    counts = RowCounts()
+    for i in range(7):
+        counts.filtered("age above max_age", f"f line {i}")
+    counts.bad("age before birth", "f line 9")
+    counts.add("coarse group", "f line 10", "coarse label")
+    assert counts["age above max_age"] == 7 and counts["never seen"] == 0 and len(counts) == 3
+    assert counts.total() == 9 and counts.total("bad data") == 1
+    records = counts.records()
+    assert [(r["kind"], r["count"]) for r in records] == [("bad data", 1), ("filter", 7), ("coarse label", 1)]
+    assert records[1]["examples"] == [f"f line {i}" for i in range(MAX_EXAMPLES)]
+    with pytest.raises(ValueError, match="counted as 'filter' and as 'bad data'"):
+        counts.bad("age above max_age", "f line 11")
+    with pytest.raises(ValueError, match="kind must be one of"):
+        counts.add("x", "y", "dropped")

@@ -108,6 +108,9 @@ def test_ffhq_aging_labels_in_official_block_layout(tmp_path):
     assert "unknown age group '25-35'" in reasons["00002.png"]
     assert "not a five-digit FFHQ id" in reasons["cover.png"]
     assert len(dataset.issues) == 2
+    from bench.data.datasets import ffhq
+    assert dataset.filter_counts.as_dict() == {ffhq.BAD_NAME: 1, ffhq.BAD_LABEL: 1}
+    assert dataset.filter_counts.records()[-1]["examples"] == [f"{tmp_path / 'ffhq_aging_labels.csv'} line 4"]
 
 
 def test_label_source_errors(tmp_path):

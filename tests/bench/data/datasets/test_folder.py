@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 
 from bench.core.imageio import list_images
+from bench.data.datasets import folder
 from bench.data.datasets.folder import FolderDataset
 
 
@@ -59,7 +60,7 @@ def test_attributes_csv_values_and_bad_rows(tmp_path):
         "p7,35,,female,\n"         # an id on two rows: neither is used
         "p7,36,,female,\n"
     )
-    dataset = FolderDataset(tmp_path)
+    dataset = FolderDataset(tmp_path, coding="frbench")
     attrs = {s.id: s.attributes for s in dataset}
     assert (attrs["p1"].age, attrs["p1"].age_bin, attrs["p1"].gender, dict(attrs["p1"].extra)) == (
         34, 6, 0, {"race": "Asian"})
@@ -68,23 +69,28 @@ def test_attributes_csv_values_and_bad_rows(tmp_path):
     assert (attrs["p4"].age_bin, attrs["p4"].gender) == (3, 0)
     assert attrs["p5"].empty and attrs["p6"].empty and attrs["p7"].empty
     reasons = [i.reason for i in dataset.issues]
-    for expected in ("age 40 is not in age bin 5", "unrecognised gender 'x'", "no image with id 'p9'"):
+    for expected in ("age 40 is not in age bin 5", "unrecognised gender 'x'"):
         assert any(expected in r for r in reasons), expected
+    # a row for an image the folder does not hold is counted (a label file may cover a larger set)
+    assert dataset.filter_counts.as_dict() == {folder.NO_IMAGE: 1, folder.BAD_LABEL: 2, "label row of an id given "
+                                               "on several rows (none used)": 2}
+    assert dataset.filter_counts.records()[-1]["examples"] == [f"{tmp_path / 'attributes.csv'} line 8 ('p9')"]
     duplicates = [(Path(i.path).name, i.reason) for i in dataset.issues if "on 2 rows" in i.reason]
     assert duplicates == [(f"attributes.csv line {n}", "id 'p7' is on 2 rows (lines 9, 10); none of them is used")
                           for n in (9, 10)]
     assert sum("no usable row" in r for r in reasons) == 3  # p5, p6, p7
-    assert len(reasons) == 8
+    assert len(reasons) == 7
 
 
 def test_explicit_attributes_path_with_filename_column(tmp_path):
     _files(tmp_path / "faces", "a.png", "b.png")
     labels = tmp_path / "labels.csv"
     labels.write_text("filename,gender,age_bin\na.png,Female,0-2\nb.png,1,7\n")
-    dataset = FolderDataset(tmp_path / "faces", kind="hq", attributes=str(labels))
+    dataset = FolderDataset(tmp_path / "faces", kind="hq", attributes=str(labels), coding="frbench")
     assert [(s.attributes.gender, s.attributes.age_bin) for s in dataset] == [(0, 0), (1, 7)]
     assert dataset.issues == []
-    assert dataset.describe()["options"] == {"attributes": str(labels), "kind": "hq", "recursive": False}
+    assert dataset.describe()["options"] == {"attributes": str(labels), "kind": "hq", "recursive": False,
+                                             "coding": "frbench"}
     with pytest.raises(FileNotFoundError, match="attributes file"):
         FolderDataset(tmp_path / "faces", kind="hq", attributes="nope.csv").samples
     (tmp_path / "bad.csv").write_text("name,gender\na,0\n")
@@ -115,7 +121,7 @@ def test_hostile_attributes_csv_never_aborts_indexing(tmp_path):
         b"f,3\xff,0,\n"                       # line 7: not UTF-8
         b"g,999,0,\x00\n"                     # line 8: NUL
         b"a,31,0,\n")                         # line 9: a second row for a -> neither is used
-    dataset = FolderDataset(tmp_path)
+    dataset = FolderDataset(tmp_path, coding="frbench")
     assert all(s.attributes.empty for s in dataset.samples)
     rows = {Path(i.path).name: i.reason for i in dataset.issues if i.path.startswith(str(tmp_path / "attributes"))}
     assert rows == {
@@ -134,11 +140,11 @@ def test_hostile_attributes_csv_never_aborts_indexing(tmp_path):
 def test_age_range_and_max_age_option(tmp_path):
     _files(tmp_path, "hq/a.png", "hq/b.png")
     (tmp_path / "attributes.csv").write_text("id,age\na,120\nb,121\n")
-    dataset = FolderDataset(tmp_path)
+    dataset = FolderDataset(tmp_path, coding="frbench")
     assert [s.attributes.age for s in dataset] == [120, None]
     assert any("age '121' is outside 0-120 years" in i.reason for i in dataset.issues)
     assert "max_age" not in dataset.describe()["options"]  # default run records unchanged
-    strict = FolderDataset(tmp_path, max_age=116)
+    strict = FolderDataset(tmp_path, max_age=116, coding="frbench")
     assert [s.attributes.age for s in strict] == [None, None]
     assert strict.describe()["options"]["max_age"] == 116
     with pytest.raises(ValueError, match="max_age"):

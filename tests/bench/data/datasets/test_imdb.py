@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy.io import savemat
 
-from bench.data.datasets.imdb import IMDBWiki, age_at_mid_year, datenum_to_date
+from bench.data.datasets import imdb
+from bench.data.datasets.imdb import IMDBWiki, datenum_to_date, datevec_year, official_age
 from bench.core.types import age_to_bin
 
 NAN, INF = float("nan"), float("inf")
@@ -15,6 +16,22 @@ NAN, INF = float("nan"), float("inf")
 def datenum(day: date) -> float:
     """MATLAB datenum (checked against MATLAB constants in test_datenum_conversion)."""
     return float(day.toordinal() + 366)
+
+
+def reference_datevec_year(serial: float) -> int:
+    """Year of MATLAB ``datevec(serial)`` for serial >= 1, counted the slow way: year 0 holds days 1..366
+    (a leap year), then each year its 365 or 366 days (Gregorian rule). Independent of the loader."""
+    remaining, year = int(np.floor(serial)), 0
+    while True:
+        length = 366 if year % 4 == 0 and (year % 100 != 0 or year % 400 == 0) else 365
+        if remaining <= length:
+            return year
+        remaining, year = remaining - length, year + 1
+
+
+def official(born: date, taken: int) -> int:
+    """``[age,~] = datevec(datenum(taken,7,1) - dob)`` with the reference above."""
+    return reference_datevec_year(datenum(date(taken, 7, 1)) - datenum(born))
 
 
 def _cell(values) -> np.ndarray:
@@ -60,11 +77,13 @@ def imdb_root(tmp_path):
         _row("03/nm0000003_rm4_1950-1-1_2000.jpg", date(1950, 1, 1), 2000, gender=NAN),  # unknown gender
         _row("04/nm0000004_rm1_2011-1-1_2010.jpg", date(2011, 1, 1), 2010),  # born after the photo
         _row("04/nm0000004_rm2_1890-1-1_2000.jpg", date(1890, 1, 1), 2000),  # 110 years old
-        _row("05/nm0000005_rm1_1980-7-1_2010.jpg", date(1980, 7, 1), 2010, gender=0.0),  # birthday on 1 July: 30
+        _row("05/nm0000005_rm1_1980-7-1_2010.jpg", date(1980, 7, 1), 2010, gender=0.0),  # official rule: 29
         _row("05/nm0000005_rm2_1980-7-2_2010.jpg", date(1980, 7, 2), 2010, gender=0.0),  # one day later: 29
         _row("05/nm0000005_rm3_1980-7-2_2010.jpg", datenum(date(1980, 7, 2)) + 0.75, 2010),  # fraction of a day
         _row("06/nm0000006_rm1_x_2000.jpg", NAN, 2000),  # unreadable date of birth
         _row("06/nm0000006_rm2_1960-1-1_2000.jpg", date(1960, 1, 1), 2000),  # file missing on disk
+        _row("07/nm0000007_rm1_1980-6-29_2010.jpg", date(1980, 6, 29), 2010),  # official rule: 30
+        _row("07/nm0000007_rm2_2010-7-1_2010.jpg", date(2010, 7, 1), 2010),  # D = 0: datevec year -1
     ]
     write_mat(tmp_path / "imdb.mat", rows)
     for row in rows:
@@ -81,8 +100,28 @@ def test_datenum_conversion():
     assert datenum_to_date(367) == date(1, 1, 1)
     with pytest.raises(ValueError, match="before 1 January of year 1"):
         datenum_to_date(1)  # 1-Jan-0000
-    assert age_at_mid_year(date(1980, 7, 1), 2010) == 30 and age_at_mid_year(date(1980, 7, 2), 2010) == 29
-    assert age_at_mid_year(date(1980, 2, 29), 2010) == 30
+
+
+
+def test_official_age_rule():
+    """``[age,~] = datevec(datenum(photo_taken,7,1) - dob)``, against MATLAB constants and a slow count."""
+    # MATLAB: datevec(366) = [0 12 31 0 0 0], datevec(367) = [1 1 1 0 0 0], datevec(0) = [-1 12 31 0 0 0]
+    assert (datevec_year(366), datevec_year(367), datevec_year(0), datevec_year(366.99)) == (0, 1, -1, 0)
+    assert (datevec_year(1), datevec_year(-364), datevec_year(-365)) == (0, -1, -2)
+    # the issue's case: born 1980-07-01, photographed in 2010: 10,957 days, datenum(30,1,1) = 10,959 -> 29
+    assert datenum(date(2010, 7, 1)) - datenum(date(1980, 7, 1)) == 10957
+    assert official_age(datenum(date(1980, 7, 1)), 2010) == 29
+    assert official_age(datenum(date(1980, 6, 29)), 2010) == 30
+    for born, taken in [((1899, 5, 10), 1968), ((1924, 9, 16), 2004), ((1980, 7, 2), 2010), ((2000, 2, 29), 2001),
+                        ((1950, 12, 31), 2000), ((1903, 3, 1), 2004), ((1800, 7, 1), 1900)]:
+        assert official_age(datenum(date(*born)), taken) == official(date(*born), taken), (born, taken)
+    rng = np.random.default_rng(0)
+    for ordinal in rng.integers(date(1850, 1, 1).toordinal(), date(2014, 1, 1).toordinal(), 300):
+        born = date.fromordinal(int(ordinal))
+        taken = born.year + int(rng.integers(1, 90))
+        assert official_age(datenum(born), taken) == official(born, taken)
+    with pytest.raises(ValueError, match="not a year in 1-9999"):
+        official_age(datenum(date(1960, 1, 1)), 10**6)
 
 
 def test_filters_labels_and_meta(imdb_root):
@@ -91,9 +130,15 @@ def test_filters_labels_and_meta(imdb_root):
     assert sorted(by_file) == ["01/nm0000001_rm124825600_1899-5-10_1968.jpg",
                                "02/nm0000002_rm1346607872_1924-9-16_2004.jpg",
                                "05/nm0000005_rm1_1980-7-1_2010.jpg", "05/nm0000005_rm2_1980-7-2_2010.jpg",
-                               "05/nm0000005_rm3_1980-7-2_2010.jpg"]
-    assert dataset.filter_counts == Counter(no_face=1, low_face_score=1, second_face=1, unknown_gender=1,
-                                            age_out_of_range=2)
+                               "05/nm0000005_rm3_1980-7-2_2010.jpg", "07/nm0000007_rm1_1980-6-29_2010.jpg"]
+    assert dataset.filter_counts.as_dict() == {
+        imdb.NO_FACE: 1, imdb.LOW_FACE_SCORE: 1, imdb.SECOND_FACE: 1, imdb.UNKNOWN_GENDER: 1,
+        imdb.BEFORE_BIRTH: 2, imdb.AGE_ABOVE: 1, imdb.UNREADABLE: 1, imdb.MISSING_FILE: 1}
+    kinds = {r["reason"]: r["kind"] for r in dataset.filter_counts.records()}
+    assert kinds[imdb.BEFORE_BIRTH] == kinds[imdb.UNREADABLE] == kinds[imdb.MISSING_FILE] == "bad data"
+    assert kinds[imdb.AGE_ABOVE] == kinds[imdb.NO_FACE] == kinds[imdb.UNKNOWN_GENDER] == "filter"
+    examples = {r["reason"]: r["examples"] for r in dataset.filter_counts.records()}
+    assert [e.rsplit(" ", 1)[1] for e in examples[imdb.BEFORE_BIRTH]] == ["imdb[6]", "imdb[14]"]
     fred = by_file["01/nm0000001_rm124825600_1899-5-10_1968.jpg"]
     assert fred.id == "nm0000001_rm124825600_1899-5-10_1968"
     assert fred.hq is None and fred.lq == imdb_root / "01" / "nm0000001_rm124825600_1899-5-10_1968.jpg"
@@ -105,7 +150,9 @@ def test_filters_labels_and_meta(imdb_root):
     lauren = by_file["02/nm0000002_rm1346607872_1924-9-16_2004.jpg"].attributes
     assert (lauren.age, lauren.gender) == (79, 0)
     assert [by_file[f"05/nm0000005_rm{k}_2010.jpg"].attributes.age
-            for k in ("1_1980-7-1", "2_1980-7-2", "3_1980-7-2")] == [30, 29, 29]
+            for k in ("1_1980-7-1", "2_1980-7-2", "3_1980-7-2")] == [29, 29, 29]
+    assert by_file["05/nm0000005_rm1_1980-7-1_2010.jpg"].attributes.age_bin == 5  # 20-29, not 30-39
+    assert by_file["07/nm0000007_rm1_1980-6-29_2010.jpg"].attributes.age == 30
     reasons = [i.reason for i in dataset.issues]
     assert len(reasons) == 2
     assert "unreadable metadata row: date number nan is not finite" in reasons[0]
@@ -116,7 +163,7 @@ def test_filters_labels_and_meta(imdb_root):
 
 def test_options_change_the_selection(imdb_root):
     relaxed = IMDBWiki(imdb_root, min_face_score=0.5, require_single_face=False, max_age=120)
-    assert len(relaxed) == 5 + 3  # + low face score, second face, 110-year-old
+    assert len(relaxed) == 6 + 3  # + low face score, second face, 110-year-old
     with pytest.raises(NotImplementedError, match="landmark detector"):
         IMDBWiki(imdb_root, max_interocular_px=16)
 
@@ -177,7 +224,8 @@ def test_hostile_metadata_rows_are_issues(tmp_path):
     assert "after 31 December 9999" in reasons["imdb[1]"]
     assert reasons["imdb[2]"].startswith("unreadable metadata row")
     assert reasons["imdb[4]"] == reasons["imdb[5]"] == "id 'nm5_rm1_x_2000' is given by 2 rows (4, 5); none is used"
-    assert dataset.filter_counts["age_out_of_range"] == 1  # the 1e308 photo year: an absurd age, filtered
+    assert "not a year in 1-9999" in reasons["imdb[3]"]  # the 1e308 photo year: bad data, not a filter
+    assert dataset.filter_counts[imdb.UNREADABLE] == 3 and dataset.filter_counts[imdb.SAME_ID] == 2
 
 
 @pytest.mark.parametrize("full_path", ["/etc/passwd.jpg", "../outside/nm9_rm1_x_2000.jpg",

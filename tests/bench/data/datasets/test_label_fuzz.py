@@ -178,7 +178,7 @@ def test_parse_utkface_name_is_total(stem, max_age):
     if ok:
         age, gender, race, stamp = parsed
         assert 0 <= age <= max_age and gender in (0, 1) and race in range(5)
-        assert re.fullmatch(r"[0-9]{17}", stamp) and stem.isascii() and "\n" not in stem
+        assert re.fullmatch(r"[0-9]{1,64}", stamp) and stem.isascii() and "\n" not in stem
 
 
 # -- whole-file indexing -------------------------------------------------------------------------
@@ -230,7 +230,7 @@ def test_folder_index_never_raises_for_bad_label_content(folder_root, generated)
     data, canonical = generated
     csv_path = folder_root / "attributes.csv"
     csv_path.write_bytes(data)
-    dataset = FolderDataset(folder_root)
+    dataset = FolderDataset(folder_root, coding="frbench")  # integer labels need a declared coding
     try:
         samples = dataset.index()
     except ValueError as exc:
@@ -291,5 +291,5 @@ def test_utkface_index_never_raises_for_generated_names(utk_root, names, folder_
     for sample in samples:
         a = sample.attributes
         assert type(a.age) is int and 0 <= a.age <= MAX_AGE and a.gender in (0, 1) and a.extra["race"] in range(5)
-        assert re.fullmatch(r"[0-9]{1,3}_[01]_[0-4]_[0-9]{17}", sample.id), sample.id
+        assert re.fullmatch(r"[0-9]{1,3}_[01]_[0-4]_[0-9]{1,64}", sample.id), sample.id
     assert all(len(i.reason) <= MAX_MESSAGE for i in dataset.issues)

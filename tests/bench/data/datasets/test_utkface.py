@@ -2,11 +2,14 @@ from pathlib import Path
 
 import pytest
 
+from bench.data.datasets import utkface
 from bench.data.datasets.utkface import UTKFace, parse_utkface_name
 from bench.core.types import DatasetIssue
 
-MALFORMED = {"61_3_20170109150557335.jpg.chip.jpg",  # a field missing (3 fields)
-             "14_0_0_2017011022340900.jpg.chip.jpg"}  # datetime with 16 digits instead of 17
+MALFORMED = {"61_3_20170109150557335.jpg.chip.jpg"}  # a field missing (3 fields): race or gender unknown
+SHORT_STAMP = "14_0_0_2017011022340900"  # datetime with 16 digits: labels age 14, male, White parse
+#: images in the shared UTKFace folder (8,780 files) minus the malformed name
+N_REAL = 8779
 
 
 @pytest.fixture(scope="module")
@@ -17,8 +20,12 @@ def real_root(shared):
 def test_real_utkface_count_and_malformed_names(real_root):
     dataset = UTKFace(real_root)  # root holding images/
     samples = dataset.samples
-    assert len(samples) == 8778
+    assert len(samples) == N_REAL
     assert {Path(issue.path).name for issue in dataset.issues} == MALFORMED
+    assert dataset.filter_counts.as_dict() == {utkface.BAD_NAME: 1}
+    short = next(s for s in samples if s.id == SHORT_STAMP)
+    assert (short.attributes.age, short.attributes.gender, short.attributes.extra["race_name"]) == (14, 1, "White")
+    assert short.meta["datetime"] == "2017011022340900"
     assert all(isinstance(issue, DatasetIssue) and "malformed" in issue.reason for issue in dataset.issues)
     ids = [s.id for s in samples]
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
@@ -43,8 +50,9 @@ def test_real_utkface_split_is_deterministic_and_partitions(real_root):
     test = UTKFace(real_root, split="test", test_fraction=0.2)
     train_ids, test_ids = {s.id for s in train}, {s.id for s in test}
     assert not train_ids & test_ids
-    assert len(train_ids) + len(test_ids) == 8778
-    assert 0.18 < len(test_ids) / 8778 < 0.22
+    assert len(train_ids) + len(test_ids) == N_REAL
+    assert 0.18 < len(test_ids) / N_REAL < 0.22
+    assert test.filter_counts[utkface.OTHER_SPLIT] == len(train_ids)  # the other side, counted as a filter
     # a stable hash (SHA-1 of the id), not the file order or Python's salted hash()
     assert [s.id for s in test.samples[:3]] == ["10_0_0_20170110220503946", "10_0_0_20170110220530650",
                                                "10_0_0_20170110224223937"]
@@ -52,7 +60,7 @@ def test_real_utkface_split_is_deterministic_and_partitions(real_root):
     assert test.describe()["options"] == {"split": "test", "test_fraction": 0.2, "split_seed": 0}
     # another split seed: another random partition of the same size, still a partition
     other = {s.id for s in UTKFace(real_root, split="test", split_seed=1)}
-    assert other != test_ids and 0.18 < len(other) / 8778 < 0.22
+    assert other != test_ids and 0.18 < len(other) / N_REAL < 0.22
     assert not other & {s.id for s in UTKFace(real_root, split="train", split_seed=1)}
 
 
@@ -79,6 +87,9 @@ def test_fixture_names_issues_and_ignored_files(tmp_path):
 
 def test_parse_name_and_errors(tmp_path):
     assert parse_utkface_name("26_1_2_20170116174525125") == (26, 0, 2, "20170116174525125")
+    # the public archive's short stamps: the datetime is not a label, the labels parse
+    assert parse_utkface_name("14_0_0_2017011022340900") == (14, 1, 0, "2017011022340900")
+    assert parse_utkface_name("1_1_4_201701091732") == (1, 0, 4, "201701091732")
     with pytest.raises(ValueError, match="race"):
         parse_utkface_name("26_1_7_20170116174525125")
     with pytest.raises(ValueError, match="needs --root"):
