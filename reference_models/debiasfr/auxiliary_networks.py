@@ -145,6 +145,10 @@ def prepare_auxiliary_networks(cfg: Mapping[str, Any], faces: dict[str, Any], ou
         if role == "critic" and cfg["critic"].get("kind") == "clip":
             aux_models[role], aux_records[role] = build_clip_critic(cfg["critic"], log=log)
             continue
+        if role == "lr_predictor" and cfg["lr_predictor"].get("kind") == "dbfr":   # official ResNet-34 (nearest 256)
+            from reference_models.debiasfr.official_assets import build_dbfr_lr_predictor
+            aux_models[role], aux_records[role] = build_dbfr_lr_predictor(cfg["lr_predictor"], log=log)
+            continue
         path = out_dir / f"{role}.safetensors"
         given = cfg[role].get("weights")
         source = Path(given) if given else path

@@ -2,15 +2,19 @@
 
 One iteration (``Seeyn/DebiasFR dbfr/models/dbfr_model.py@7016255`` L191-L334, spec §4-§6):
 
-1. a batch of HQ faces ``y`` (random horizontal flip) is degraded with freshly sampled ``(k, s, n, q)``
+1. a batch of HQ faces ``y`` (float, resized once to the training size without 8-bit rounding:
+   :func:`reference_models.debiasfr.training_data.load_training_faces`; random horizontal flip, which
+   commutes with that resize) is degraded with freshly sampled ``(k, s, n, q)``
    (:func:`reference_models.debiasfr.degradation.sample_degradation_params`, non-differentiable JPEG),
    with probability ``gray_prob`` turned grey, quantised to 8 bits -> ``x``;
 2. **pseudo branch** with probability ``pseudo_prob`` (0.4): soft top-2 attribute vectors from the frozen
-   low-resolution predictor on ``x``; ``ŷ_p = G(x, soft)``; loss ``pseudo_attribute · CE(C(ŷ_p), soft)
+   low-resolution predictor on ``x`` (``lr_predictor.kind: dbfr``: the official ResNet-34, ``x`` resized
+   to 256 px with nearest, :class:`reference_models.debiasfr.official_assets.DbfrLRPredictor`); ``ŷ_p = G(x, soft)``; loss ``pseudo_attribute · CE(C(ŷ_p), soft)
    + degradation · pixel · L1(Deg(ŷ_p; same k, s, n, q), x)`` through the straight-through DiffJPEG;
 3. **main branch**: ``ŷ = G(x, one-hot(labels))``; ``pixel · L1 + pyramid (until ``pyramid_until``, then
    1e-12) + perceptual + style + gan · softplus(−D(ŷ)) + attribute · CE(C(ŷ), labels)``;
-4. the G step is skipped when the loss is not finite (counted);
+4. when the G loss is not finite the G step **and the D step** are skipped (counted in ``skipped_steps``;
+   the official code guards both ``backward``/``step`` calls with the same test);
 5. D step: ``softplus(−D(y)) + softplus(D(ŷ))``; every ``r1_every`` iterations the lazy R1 term
    ``γ/2 · E‖∇D(y)‖² · r1_every``;
 6. EMA of the generator (``ema_decay`` per iteration, warmed up: :func:`ema_decay_at`).
@@ -46,7 +50,9 @@ from reference_models.debiasfr.losses import (
     r1_penalty,
     top2_soft,
 )
-from reference_models.debiasfr.training_data import degrade_batch, load_training_faces, print_flush
+from reference_models.debiasfr.config import check_config
+from reference_models.debiasfr.official_assets import require_official_assets
+from reference_models.debiasfr.training_data import degrade_batch, hq_batch, load_training_faces, print_flush
 from reference_models.debiasfr.training_state import DebiasFRTrainState
 
 __all__ = ["DebiasFRTrainer", "ema_decay_at", "one_hot", "train_debiasfr"]
@@ -99,7 +105,7 @@ class DebiasFRTrainer(DebiasFRTrainState):
 
         bs = int(train["batch_size"])
         idx = torch.as_tensor(rng.choice(len(self.faces["images"]), size=bs, replace=len(self.faces["images"]) < bs))
-        hq = self.faces["images"][idx].float() / 255
+        hq = hq_batch(self.faces, idx)
         if train.get("flip", True):
             flip = torch.as_tensor(rng.random(bs) < 0.5)
             hq = torch.where(flip.view(-1, 1, 1, 1), hq.flip(-1), hq)
@@ -136,14 +142,24 @@ class DebiasFRTrainer(DebiasFRTrainState):
         logs.update(pixel=l_pix.item(), pyramid=l_pyr.item(), perceptual=l_per.item(), gan=l_gan.item(),
                     attribute=l_attr.item(), style=l_style.item() if l_style is not None else 0.0)
         self.opt_g.zero_grad(set_to_none=True)
-        if torch.isfinite(total):
+        finite = bool(torch.isfinite(total))
+        if finite:
             total.backward()
             self.opt_g.step()
-        else:
+        else:                       # official: neither the G nor the D step runs ("prevent from crush")
             self.skipped_steps += 1
         logs["g_total"] = total.item()
+        if finite:
+            self._discriminator_step(it, y, out, logs)
+        else:
+            logs["d"] = float("nan")
+        self._update_ema(it)
+        self.iteration += 1
+        logs["iteration"] = self.iteration
+        return logs
 
-        # discriminator
+    def _discriminator_step(self, it: int, y: torch.Tensor, out: torch.Tensor, logs: dict[str, float]) -> None:
+        losses = self.cfg["losses"]
         self.d.requires_grad_(True)
         d_loss = discriminator_loss(self.d(y), self.d(out.detach()))
         self.opt_d.zero_grad(set_to_none=True)
@@ -158,8 +174,9 @@ class DebiasFRTrainer(DebiasFRTrainState):
         self.opt_d.step()
         logs["d"] = d_loss.item()
 
-        # EMA, with a warm-up: decay_i = min(ema_decay, (1 + i) / (10 + i))
-        decay = ema_decay_at(float(train["ema_decay"]), it)
+    def _update_ema(self, it: int) -> None:
+        """EMA of the generator, with a warm-up: ``decay_i = min(ema_decay, (1 + i) / (10 + i))``."""
+        decay = ema_decay_at(float(self.cfg["train"]["ema_decay"]), it)
         with torch.no_grad():
             ema = dict(self.g_ema.named_parameters())
             for name, p in self.g.named_parameters():
@@ -167,9 +184,6 @@ class DebiasFRTrainer(DebiasFRTrainState):
             ema_b = dict(self.g_ema.named_buffers())
             for name, b in self.g.named_buffers():
                 ema_b[name].copy_(b)
-        self.iteration += 1
-        logs["iteration"] = self.iteration
-        return logs
 
     # -- loop --------------------------------------------------------------------------------------
     def fit(self, iterations: int | None = None, progress: bool = True) -> dict[str, Any]:
@@ -223,12 +237,18 @@ def train_debiasfr(dataset, cfg: Mapping[str, Any], out_dir: str | Path, *, limi
         torch.set_num_threads(int(train["threads"]))
     seed = int(train["seed"])
     size = int(cfg["network"]["out_size"])
+    check_config(cfg)
+    official = require_official_assets(cfg)     # every official file first: one error naming each missing one
+    for role, path in official.items():
+        log(f"{role.replace('_', ' ')}: {path}")
     started = time.perf_counter()
-    faces = load_training_faces(dataset, size, limit=limit, seed=seed, log=log)
+    faces = load_training_faces(dataset, size, limit=limit, seed=seed, log=log,
+                                antialias=bool(train.get("hq_antialias", False)))
     log(f"{len(faces['images'])} labelled training faces at {size} px from {dataset.name} "
         f"({faces['skipped_unlabelled']} unlabelled skipped) in {time.perf_counter() - started:.1f} s")
     dataset_record = {"name": dataset.name, "describe": dataset.describe(), "limit": limit,
-                      "n_faces": int(len(faces["images"])), "unreadable": len(faces["unreadable"])}
+                      "n_faces": int(len(faces["images"])), "unreadable": len(faces["unreadable"]),
+                      "hq_resize": faces["hq_resize"]}
 
     aux_models, aux_records = prepare_auxiliary_networks(cfg, faces, out_dir, seed, log=log)
 

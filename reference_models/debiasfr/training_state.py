@@ -2,13 +2,16 @@
 
 :class:`DebiasFRTrainState` builds the generator ``G`` (and its EMA copy), the discriminator ``D``, the
 perceptual loss and the two Adam optimisers (G betas (0, 0.99); D learning rate and betas rescaled for
-lazy R1: ``·k/(k+1)``, ``β^(k/(k+1))``), and holds the iteration, the time spent, the skipped steps and
+lazy R1: ``·k/(k+1)``, ``β^(k/(k+1))``; G's optimiser holds only the trainable parameters, which with a
+fixed decoder excludes the frozen prior), loads the StyleGAN2 decoder prior when the configuration names
+one (:func:`reference_models.debiasfr.official_assets.load_decoder_prior`), and holds the iteration, the time spent, the skipped steps and
 the loss history.  The training loop (:class:`reference_models.debiasfr.training.DebiasFRTrainer`) adds the
 iteration itself.
 
 Files, written atomically (``bench.core.checkpoints.save_safetensors_atomic``):
 
-* ``checkpoint.safetensors``: networks (``g``, ``g_ema``, ``d``, the small-CNN critic, ``lr_predictor``),
+* ``checkpoint.safetensors``: networks (``g``, ``g_ema``, ``d``, the small-CNN critic and predictor; the
+  official CLIP critic and ResNet-34 predictor are recorded by path, not copied),
   the Adam moments (``opt_g``, ``opt_d``); configuration, training record and loss history in the metadata.
   :meth:`DebiasFRTrainState.load_checkpoint` restores all of it, so a resumed run continues exactly;
 * ``debiasfr.safetensors``: the inference file (EMA generator + low-resolution predictor + record);
@@ -27,6 +30,7 @@ from bench.core.checkpoints import save_safetensors_atomic
 from reference_models.debiasfr.config import generator_kwargs
 from reference_models.debiasfr.discriminator import StyleGAN2DiscriminatorClean
 from reference_models.debiasfr.generator import DBFR
+from reference_models.debiasfr.official_assets import DbfrLRPredictor, load_decoder_prior
 from reference_models.debiasfr.training_data import print_flush
 
 FORMAT = "frbench-debiasfr-v1"
@@ -74,9 +78,12 @@ class DebiasFRTrainState:
         self.seed = int(train["seed"])
         torch.manual_seed(self.seed)
         self.g = DBFR(**generator_kwargs(cfg))
-        if net.get("decoder_prior"):
-            from bench.core.checkpoints import load_state_dict
-            self.g.load_decoder_prior(load_state_dict(net["decoder_prior"], key="params_ema"))
+        # network.decoder_prior: loaded and (fix_decoder) frozen as the official code; a fixed decoder without
+        # a prior is refused (reference_models.debiasfr.official_assets)
+        self.decoder_record = load_decoder_prior(self.g, net)
+        if self.decoder_record is not None:
+            log(f"decoder prior {self.decoder_record['path']} loaded; decoder "
+                f"{'fixed except modulations and fusion' if self.decoder_record['fixed'] else 'trained'}")
         self.g_ema = DBFR(**generator_kwargs(cfg))
         self.g_ema.load_state_dict(self.g.state_dict())
         self.g_ema.eval().requires_grad_(False)
@@ -105,9 +112,14 @@ class DebiasFRTrainState:
                 "perceptual": self.perceptual.describe(), "critic": self.aux_records["critic"],
                 "lr_predictor": self.aux_records["lr_predictor"], "attribute_input": bool(self.cfg["attribute_input"]),
                 "pseudo_range_mismatch": bool(self.cfg["losses"]["pseudo_range_mismatch"]),
-                "decoder": "prior " + str(self.cfg["network"]["decoder_prior"]) if self.cfg["network"]["decoder_prior"]
-                else "trained jointly from scratch (no StyleGAN2 prior)",
+                "decoder": self._decoder_description(), "decoder_prior": self.decoder_record,
                 "last_losses": self.history[-1] if self.history else None}
+
+    def _decoder_description(self) -> str:
+        if self.decoder_record is None:
+            return "trained jointly from scratch (no StyleGAN2 prior)"
+        how = "fixed except StyleConv modulations and fusion layers" if self.decoder_record["fixed"] else "fine-tuned"
+        return f"StyleGAN2 prior {self.decoder_record['source']} ({self.decoder_record['path']}), {how}"
 
     def _metadata(self) -> dict[str, str]:
         return {"frbench_debiasfr": json.dumps({"config": self.cfg, "record": self.record()}, default=str)}
@@ -115,11 +127,13 @@ class DebiasFRTrainState:
     def save_checkpoint(self) -> Path:
         from reference_models.debiasfr.clip_classifier import ClipCritic
 
-        # the CLIP critic is an external frozen file (152 M parameters): recorded by path, not copied
+        # the CLIP critic and the official predictor are external frozen files (152 M, 22 M parameters):
+        # recorded by path and sha256, not copied (the inference file does hold the predictor)
         critic = {} if isinstance(self.critic, ClipCritic) else _prefixed("critic", self.critic.state_dict())
+        official = isinstance(self.lr_predictor, DbfrLRPredictor)
+        predictor = {} if official else _prefixed("lr_predictor", self.lr_predictor.state_dict())
         tensors = {**_prefixed("g", self.g.state_dict()), **_prefixed("g_ema", self.g_ema.state_dict()),
-                   **_prefixed("d", self.d.state_dict()), **critic,
-                   **_prefixed("lr_predictor", self.lr_predictor.state_dict()),
+                   **_prefixed("d", self.d.state_dict()), **critic, **predictor,
                    **_optimizer_tensors("opt_g", self.opt_g), **_optimizer_tensors("opt_d", self.opt_d)}
         meta = self._metadata()
         meta["frbench_history"] = json.dumps(self.history[-2000:])
@@ -129,7 +143,9 @@ class DebiasFRTrainState:
         return path
 
     def export(self, path: Path) -> Path:
-        """The inference file: EMA generator (``generator.*``) + low-resolution predictor (``lr_predictor.*``)."""
+        """The inference file: EMA generator (``generator.*``) + low-resolution predictor (``lr_predictor.*``:
+        the small CNN, or with ``lr_predictor.kind: dbfr`` the official ResNet-34 under its official key names;
+        the kind is in the metadata's configuration and record)."""
         tensors = {**_prefixed("generator", self.g_ema.state_dict()),
                    **_prefixed("lr_predictor", self.lr_predictor.state_dict())}
         save_safetensors_atomic(tensors, Path(path), self._metadata())

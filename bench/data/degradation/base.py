@@ -117,6 +117,11 @@ class Degradation:
     def from_params(cls, params: Mapping[str, Any]) -> "Degradation":  # pragma: no cover
         raise NotImplementedError
 
+    def reference(self, hq: np.ndarray) -> np.ndarray:
+        """The HQ the protocol degrades and the metrics compare with: ``hq`` itself here; a protocol with a
+        working resolution (DebiasFR's 512 px) returns it resized.  Idempotent; the runner calls it first."""
+        return hq
+
     def min_hq_side(self) -> int:
         """Smallest HQ side (pixels, H and W) the protocol degrades; ``apply`` refuses smaller images."""
         return 1

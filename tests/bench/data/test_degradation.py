@@ -102,9 +102,12 @@ def test_params_record_everything_named_in_the_protocol(face):
 
 
 def test_replay_refuses_wrong_size_unknown_pipeline_and_version(face):
-    _, params = D.debiasfr_random().apply(face, 0, "x")
+    _, native = D.DebiasFRDegradation(None, reference_size=None).apply(face, 0, "x")
     with pytest.raises(ValueError, match="200x200"):
-        D.degradation_from_params(face[:100], params)
+        D.degradation_from_params(face[:100], native)
+    _, params = D.debiasfr_random().apply(face, 0, "x")
+    with pytest.raises(ValueError, match="512x512"):     # the 512 reference is checked: a 512x300 HQ is not it
+        D.degradation_from_params(np.zeros((512, 300, 3), np.uint8), dict(params, reference_size=None))
     with pytest.raises(ValueError, match="unknown degradation pipeline"):
         D.degradation_from_params(face, dict(params, pipeline="realesrgan"))
     with pytest.raises(ValueError, match="version"):
@@ -174,9 +177,14 @@ def test_fixed_scale_sizes(size, expected):
     assert D.bicubic_x8().apply(np.zeros((100, 60, 3), np.uint8), 0, "s")[0].shape == (13, 8, 3)  # 12.5, 7.5 up
 
 
+def _native(scale):
+    """A DebiasFR protocol at the native HQ size (``reference_size=None``: the behaviour before the 512 reference)."""
+    return lambda: D.DebiasFRDegradation(scale, reference_size=None)
+
+
 @pytest.mark.parametrize("factory, expected", [(D.bicubic_x4, 14), (D.bicubic_x8, 28), (D.bicubic_x16, 56),
-                                               (D.bicubic_x32, 112), (D.debiasfr_random, 80), (D.debiasfr_x16, 64),
-                                               (D.debiasfr_x32, 128), (D.identity, 1)])
+                                               (D.bicubic_x32, 112), (_native(None), 80), (_native(16), 64),
+                                               (_native(32), 128), (D.identity, 1)])
 def test_minimum_hq_side_is_declared_and_enforced(factory, expected):
     """The smallest HQ side keeps the LQ at >= MIN_LQ_SIDE pixels at the largest scale; one pixel less is refused."""
     degradation = factory()
@@ -211,7 +219,8 @@ def test_debiasfr_sizes():
     hq = np.zeros((512, 512, 3), np.uint8)
     assert D.debiasfr_x16().apply(hq, 0, "a")[0].shape == (32, 32, 3)
     assert D.debiasfr_x32().apply(hq, 0, "a")[0].shape == (16, 16, 3)
-    assert D.debiasfr_x32().apply(np.zeros((200, 200, 3), np.uint8), 0, "a")[0].shape == (6, 6, 3)  # 200 // 32
+    assert D.debiasfr_x32().apply(np.zeros((200, 200, 3), np.uint8), 0, "a")[0].shape == (16, 16, 3)  # 512 // 32
+    assert _native(32)().apply(np.zeros((200, 200, 3), np.uint8), 0, "a")[0].shape == (6, 6, 3)  # 200 // 32
 
 
 def test_bicubic_x8_equals_pil(face):
@@ -282,3 +291,67 @@ def test_registry_names_resolve():
         assert isinstance(degradation, cls) and degradation.name == name
         record = degradation.describe()
         assert record["name"] == name and json.loads(json.dumps(record)) == record
+
+
+# -- DebiasFR protocols at the official 512 px ----------------------------------------------------------
+def _smooth_face(size: int) -> np.ndarray:
+    """A smooth, non-constant stand-in face of any size (the same picture sampled at ``size``)."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    return np.stack([128 + 100 * np.sin(6 * xx + 2 * yy), 128 + 90 * np.cos(5 * yy), 255 * xx * yy],
+                    axis=2).round().clip(0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("native", [200, 1024])
+def test_debiasfr_x16_gives_a_512_reference_and_a_32_px_lq_for_any_native_size(face, native):
+    """Official pipeline: HQ to 512 first (cv2.resize INTER_LINEAR of the float image), then degrade;
+    so a 200-px UTKFace face and a 1024-px CelebA-HQ face both give a 512 reference and a 32x32 LQ."""
+    cv2 = pytest.importorskip("cv2")
+    hq = face if native == 200 else _smooth_face(native)
+    degradation = D.debiasfr_x16()
+    reference = degradation.reference(hq)
+    assert reference.shape == (512, 512, 3) and reference.dtype == np.uint8
+    official = cv2.resize(hq.astype(np.float32) / 255, (512, 512), interpolation=cv2.INTER_LINEAR)
+    expected = np.rint(np.clip(official, 0, 1) * 255).astype(int)
+    assert np.abs(reference.astype(int) - expected).max() <= 1   # float32 vs float64 rounding ties only
+    if native == 1024:  # an exact halving with half-pixel bilinear is the 2x2 mean
+        block = hq.astype(np.float64).reshape(512, 2, 512, 2, 3).mean(axis=(1, 3))
+        assert np.abs(reference - block).max() <= 0.5 + 1e-9
+    lq, params = degradation.apply(hq, 0, "face")
+    assert lq.shape == (32, 32, 3) and params["hq_size"] == [512, 512] and params["lq_size"] == [32, 32]
+    assert params["reference_size"] == 512 and "INTER_LINEAR" in params["reference_resize"]
+    # the runner's path (reference first, then apply) gives the same bytes; replay works from either HQ
+    again, _ = degradation.apply(reference, 0, "face")
+    assert again.tobytes() == lq.tobytes()
+    assert degradation.reference(reference) is reference
+    for source in (hq, reference):
+        assert D.degradation_from_params(source, _roundtrip(params)).tobytes() == lq.tobytes()
+
+
+def test_debiasfr_reference_changes_the_protocol_identity_and_caption():
+    from bench.core.registry import DEGRADATIONS
+
+    at512, native = D.debiasfr_x16().describe(), D.DebiasFRDegradation(16, reference_size=None).describe()
+    assert at512["options"]["reference_size"] == 512 and native["options"]["reference_size"] is None
+    assert at512 != native               # runs at the native size and at 512 never share a run id
+    for name in ("debiasfr", "debiasfr-x16", "debiasfr-x32"):
+        caption = DEGRADATIONS.describe(name)
+        assert "512" in caption and "metrics at 512" in caption, caption
+    assert D.DebiasFRDegradation(16).min_hq_side() == 32 and D.debiasfr_random().min_hq_side() == 25
+    with pytest.raises(ValueError, match=r"HQ image 31x200 \(HxW\) is smaller than the minimum 32x32"):
+        D.debiasfr_x16().apply(np.zeros((31, 200, 3), np.uint8), 0, "thin")
+
+
+def test_runner_scores_debiasfr_protocols_against_the_512_reference(tmp_path):
+    """Through the runner: the stored HQ size is 512 (the metrics' reference), the native size is noted,
+    the LQ is 32 px, and PSNR is computed against the 512-px reference."""
+    from bench.api import run
+    from bench.harness.store import ResultStore
+
+    summary = run(method="bicubic", dataset="synthetic", dataset_options={"n": 2, "size": 64},
+                  degradation="debiasfr-x16", metrics="psnr", store=tmp_path / "r.sqlite", progress=False)
+    assert summary.n_ok == 2, summary.errors
+    with ResultStore(tmp_path / "r.sqlite") as store:
+        rows = store.sample_rows(summary.run_id)
+    for row in rows:
+        assert row["hq_size"] == [512, 512] and row["lq_size"] == [32, 32]
+        assert row["notes"]["hq_native_size"] == [64, 64] and row["degradation"]["reference_size"] == 512

@@ -90,7 +90,7 @@ def test_unreadable_and_unlabelled_faces_are_counted_not_fatal(tmp_path):
     rows.append("bad.png,30,1")
     Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(root / "nolabel.png")
     (root / "attributes.csv").write_text("\n".join(rows) + "\n")
-    ds = FolderDataset(root, kind="hq")
+    ds = FolderDataset(root, kind="hq", coding="frbench")
     messages = []
     faces = load_training_faces(ds, 32, log=messages.append)
     assert len(faces["images"]) == 4 and len(faces["unreadable"]) == 1
@@ -194,3 +194,23 @@ def test_clip_critic_without_weights_fails_clearly(dataset, tmp_path, monkeypatc
     cfg = _tiny_cfg(**{"critic.kind": "clip", "critic.weights": str(tmp_path / "missing.pth")})
     with pytest.raises(FileNotFoundError, match="missing.pth"):
         train_debiasfr(dataset, cfg, tmp_path / "run2", iterations=1, progress=False, log=_quiet)
+
+
+def test_a_non_finite_generator_loss_skips_the_discriminator_step_too(dataset, tmp_path):
+    """Official ``dbfr_model.py``: when ``l_g_total`` is NaN/inf neither G nor D is updated."""
+    faces = load_training_faces(dataset, 32, log=_quiet)
+    from reference_models.shared.attribute_classifiers.trained import SmallAttributeNet
+
+    aux = SmallAttributeNet().eval()
+    cfg = _tiny_cfg(**{"losses.pseudo_prob": 0.0})
+    trainer = DebiasFRTrainer(cfg, faces, tmp_path, aux, aux, {"critic": {}, "lr_predictor": {}}, {}, log=_quiet)
+    for pixel, finite in ((float("nan"), False), (0.1, True)):   # a NaN loss first, then a finite one
+        trainer.cfg["losses"]["pixel"] = pixel
+        d_before = {k: v.clone() for k, v in trainer.d.state_dict().items()}
+        g_before = {k: v.clone() for k, v in trainer.g.state_dict().items()}
+        logs = trainer.step()
+        d_same = all(torch.equal(d_before[k], v) for k, v in trainer.d.state_dict().items())
+        g_same = all(torch.equal(g_before[k], v) for k, v in trainer.g.state_dict().items())
+        assert (d_same, g_same) == (not finite, not finite)
+        assert trainer.skipped_steps == 1 and np.isfinite(logs["d"]) == finite
+        assert bool(trainer.opt_d.state_dict()["state"]) == finite        # no Adam moment for a skipped D step
