@@ -95,6 +95,7 @@ class _Setting:
         hq = read_image(sample.hq, name=sample.describe_source("hq")) if sample.hq is not None else None
         if sample.lq is not None:
             return hq, read_image(sample.lq, name=sample.describe_source("lq"))
+        hq = getattr(self.degradation, "reference", lambda image: image)(hq)  # debiasfr*: the 512 px working HQ
         lq, _ = self.degradation.apply(hq, self.seed, sample_id)
         return hq, lq
 

@@ -169,3 +169,24 @@ def test_gallery_without_saved_or_reproducible_images_shows_hq_lq_and_a_note(rep
         assert titles["bicubic"].image is not None and titles["LQ"].image.shape == (16, 16, 3)
         assert titles["HQ"].image.shape == (64, 64, 3)
     assert "not available" in gallery_html("x4", rows, notes)
+
+
+def test_gallery_of_a_512_px_protocol_shows_the_protocol_reference_hq(tmp_path):
+    """``debiasfr-x16`` works on the HQ resized to 512 px (bench.data.degradation.debiasfr): the gallery shows
+    that 512 px reference, and the regenerated restorations match the PSNR stored against it."""
+    from bench.harness.runner import Runner
+    from bench.harness.store import ResultStore
+    from leaderboards.gallery import build_gallery
+    from leaderboards.tables import build_tables
+
+    store = tmp_path / "s.sqlite"
+    Runner("bicubic", "synthetic", metrics="psnr", degradation="debiasfr-x16", limit=2, store=store,
+           dataset_options={"n": 2, "size": 64}, out=tmp_path, progress=False).run()
+    table = build_tables(store)[0]
+    with ResultStore(store, readonly=True) as db:
+        rows, notes = build_gallery(db, table, 2, 0, {})
+    assert len(rows) == 2 and "2 of 2 checked against the stored PSNR" in " ".join(notes)
+    for row in rows:
+        titles = {t.title: t for t in row.tiles}
+        assert titles["HQ"].image.shape == (512, 512, 3) and titles["LQ"].image.shape == (32, 32, 3)
+        assert titles["bicubic"].image.shape == (512, 512, 3)
