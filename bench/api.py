@@ -19,7 +19,8 @@ def run(method: Any = DEFAULTS["method"], dataset: Any = DEFAULTS["dataset"], **
     """Run a method over a dataset, score it and write per-image rows to the store (resumable).
 
     ``options`` are those of :class:`~bench.harness.runner.Runner` (the same as ``bench run``'s flags, every
-    default from :data:`bench.core.defaults.DEFAULTS`): ``root``, ``metrics``, ``degradation``, ``limit``,
+    default from :data:`bench.core.defaults.DEFAULTS`): ``root``, ``metrics``, ``degradation``, ``align``
+    (``auto``/``ffhq``/``none``: the FFHQ alignment protocol step, :mod:`bench.data.framing`), ``limit``,
     ``seed``, ``subset`` (``"random"``: the first ``limit`` of a seeded permutation, ``"first"``: name
     order), ``subset_seed``, ``store``, ``out``, ``batch_size``, ``save_images``, ``device``, ``workers``,
     ``dataset_options``, ``method_options``, ``metric_options``, ``progress``, ``executor``,

@@ -32,6 +32,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from bench.harness.identity import alignment_label
 from leaderboards.tables import ARROW, STATUS_MARK, _fmt
 
 #: set-level keys shown by default (of the ``attr`` family; ``value``: FID, KID, ...)
@@ -132,6 +133,9 @@ def _t_half_width(std: float, n: float) -> float:
 
 def _group_names(tables: list[dict[str, Any]]) -> list[str]:
     names = [f"{t['runs'][0]['dataset']} {t['runs'][0]['protocol']}" for t in tables]
+    # the alignment step, when applied, in the group's name (faces in the FFHQ frame; bench.data.framing)
+    names = [n + ("" if (a := alignment_label(t["runs"][0]["identity"])) == "none" else f" aligned {a}")
+             for n, t in zip(names, tables)]
     for i, name in enumerate(names):
         if names.count(name) > 1:
             ident = tables[i]["runs"][0]["identity"]

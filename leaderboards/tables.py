@@ -44,6 +44,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from bench.harness.identity import alignment_label
 from bench.harness.store import ResultStore, ids_digest
 from leaderboards.compare import key_direction as direction
 
@@ -96,7 +97,8 @@ def _setting_key(run: dict[str, Any]) -> str:
     degradation = ident.get("degradation") or {}
     protocol = {k: degradation.get(k) for k in ("name", "pipeline", "version", "options")} if degradation else None
     return json.dumps({"dataset": ident.get("dataset", {}), "protocol": ident.get("protocol"),
-                       "degradation": protocol, "seed": ident.get("seed"), "selection": ident.get("selection")},
+                       "degradation": protocol, "seed": ident.get("seed"), "selection": ident.get("selection"),
+                       "alignment": alignment_label(ident)},  # faces in another frame: another table
                       sort_keys=True, default=str)
 
 
@@ -202,8 +204,8 @@ class _Table:
         selection = first["identity"].get("selection") or {}
         order = ("name order (not a random sample)" if selection.get("order") == "first"
                  else f"seeded random order (seed {selection.get('seed')})")
-        parts = [f"Dataset: {name}{opts}{root}; protocol: {first['protocol']}; seed {first['seed']}; samples in "
-                 f"{order}."]
+        parts = [f"Dataset: {name}{opts}{root}; protocol: {first['protocol']}; "
+                 f"alignment: {alignment_label(first['identity'])}; seed {first['seed']}; samples in {order}."]
         union = set.union(*self.ok.values(), *self.failed.values())
         if self.common:
             parts.append(f"Every column is computed on the {len(self.common_ids)} faces that all {len(self.runs)} "

@@ -66,6 +66,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from bench.core.types import PerImageMetric, SetMetric
+from bench.data.framing import EVALUATOR_CHIPS, check_framing
 from metrics.attribute_counts import (  # noqa: F401 (the statistics are part of this metric's API)
     accumulate,
     compute_attribute_stats,
@@ -145,8 +146,8 @@ class AttributeBias(SetMetric):
     """Set-level attribute-bias metric (see the module documentation for every key)."""
     description = (
         "Age/gender error vs HQ prediction and vs label (missing faces count), age MAE, measured noise floor, "
-        "reference/label FD, worst-group gap, 95% CIs; dlib-models ONNX age/gender nets, known alignment "
-        "(UTKFace-style crops)."
+        "reference/label FD, worst-group gap, 95% CIs; dlib-models ONNX age/gender nets; chips follow the images' "
+        "framing (FFHQ or UTKFace template, detection when unaligned; -X attr.template=... overrides)."
     )
     citation = (
         "attribute error as in Li et al., Analyzing and Combating Attribute Bias for Face Restoration, "
@@ -176,13 +177,23 @@ class AttributeBias(SetMetric):
     needs_reference = False  # label protocol and FD work without HQ (captured LQ, generated sets)
     unit = ""
 
+    #: the runner passes ``framing`` (the frame of the scored images, :mod:`bench.data.framing`) unless given
+    follows_framing = True
+
     def __init__(self, classifier: str = "dlib_onnx", min_group: int = DEFAULT_MIN_GROUP,
-                 replicates: int = DEFAULT_REPLICATES, **classifier_options: Any) -> None:
+                 replicates: int = DEFAULT_REPLICATES, framing: str | None = None, **classifier_options: Any) -> None:
         self.classifier_name = classifier
         self.classifier_options = dict(classifier_options)
+        # the chips follow the images' framing; an explicit align/template option overrides it (and says so)
+        self.framing = None if framing is None else check_framing(framing, "attr option framing")
+        given = [key for key in ("align", "template") if key in classifier_options]
+        self.chips_from = ("option" if given else "framing" if self.framing else
+                           "default (no framing given: UTKFace template)")
         if classifier == "dlib_onnx":
-            self.classifier_options.setdefault("align", "template")
-            self.classifier_options.setdefault("template", "utkface")
+            chips = EVALUATOR_CHIPS[self.framing] if self.framing else EVALUATOR_CHIPS["utkface"]
+            align = self.classifier_options.setdefault("align", "template" if "template" in given else chips["align"])
+            if align == "template":
+                self.classifier_options.setdefault("template", chips.get("template", "utkface"))
         self.min_group, self.replicates = int(min_group), int(replicates)
 
     def prepare(self) -> None:
@@ -231,6 +242,7 @@ class AttributeBias(SetMetric):
         from reference_models.shared.attribute_classifiers import BACKENDS
 
         d = super().describe()
+        d.update({"framing": self.framing, "chips_from": self.chips_from})
         d.update({"classifier": self.classifier_name, "classifier_options": self.classifier_options,
                   "min_group": self.min_group, "bootstrap_replicates": self.replicates,
                   "backend": BACKENDS.get(self.classifier_name)})
@@ -264,6 +276,8 @@ class AttributePredictions(PerImageMetric):
     uses_reference = True
     unit = ""
     extra_outputs = ("p_male", "age", "age_bin", "status", "hq_gender", "hq_age", "hq_age_bin")
+
+    follows_framing = True  # passed on to the attr evaluator's chips
 
     def __init__(self, classifier: str = "dlib_onnx", **classifier_options: Any) -> None:
         self._bias = AttributeBias(classifier, **classifier_options)

@@ -75,6 +75,7 @@ def load_codeformer(weights: str | Path | None = None, config: Mapping[str, Any]
 
 class CodeFormerMethod:
     """CodeFormer restoration of aligned faces (official ``--has_aligned`` path); see the module docstring."""
+    expects_alignment = "ffhq"  # official aligned mode: FFHQ-aligned 512 faces (bench.data.framing)
     description = (
         "CodeFormer (NeurIPS'22; aligned 512, fidelity -M w=0.5; weights -M weights=PATH; NTU S-Lab 1.0 "
         "NC)."

@@ -68,6 +68,7 @@ def load_gfpgan(weights: str | Path | None = None, config: Mapping[str, Any] | N
 
 class GFPGANMethod:
     """GFPGAN v1.3/v1.4 restoration of aligned faces (official ``has_aligned`` path); see the module doc."""
+    expects_alignment = "ffhq"  # official aligned mode: FFHQ-aligned 512 faces (bench.data.framing)
     description = (
         "GFPGAN v1.3 (CVPR'21, clean arch; aligned 512; -M version=1.4; weights -M weights=PATH; "
         "Apache-2.0)."

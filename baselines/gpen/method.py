@@ -73,6 +73,7 @@ def load_gpen(weights: str | Path | None = None, config: Mapping[str, Any] | Non
 
 class GPENMethod:
     """GPEN-BFR restoration of aligned faces (official ``--aligned`` path); see the module doc."""
+    expects_alignment = "ffhq"  # official aligned mode: FFHQ-aligned 512 faces (bench.data.framing)
     description = (
         "GPEN-BFR-512 (CVPR'21; aligned 512; -M model=256; weights -M weights=PATH; no licence, research "
         "only)."

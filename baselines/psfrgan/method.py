@@ -126,6 +126,7 @@ def load_psfrgan(weights: str | Path | None = None, parse_weights: str | Path | 
 
 class PSFRGANMethod:
     """PSFR-GAN restoration of aligned faces (official ``test_enhance_dir_align.py`` path); see the module doc."""
+    expects_alignment = "ffhq"  # official aligned mode: FFHQ-aligned 512 faces (bench.data.framing)
     description = (
         "PSFR-GAN (CVPR'21; aligned 512, parsing map predicted by its ParseNet; -M weights=PATH -M "
         "parse_weights=PATH; CC BY-NC-SA 4.0)."

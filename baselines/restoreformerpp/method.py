@@ -96,6 +96,7 @@ def _generator_only(state: dict[str, torch.Tensor], info: dict[str, Any]) -> dic
 
 class RestoreFormerPPMethod:
     """RestoreFormer++ restoration of aligned faces (official ``--aligned`` path); see the module doc."""
+    expects_alignment = "ffhq"  # official aligned mode: FFHQ-aligned 512 faces (bench.data.framing)
     description = (
         "RestoreFormer++ (TPAMI'23; aligned 512; -M version=v1 for RestoreFormer; weights -M "
         "weights=PATH; Apache-2.0)."

@@ -89,6 +89,7 @@ def load_vqfr(weights: str | Path | None = None, config: Mapping[str, Any] | Non
 
 class VQFRMethod:
     """VQFR v2 restoration of aligned faces (official ``demo.py --aligned`` path); see the module docstring."""
+    expects_alignment = "ffhq"  # official aligned mode: FFHQ-aligned 512 faces (bench.data.framing)
     description = "VQFR v2 (ECCV'22; aligned 512, fidelity -M f=0.0; weights -M weights=PATH; Apache-2.0)."
     citation = ("Gu, Wang, Xie, Dong, Li, Shan, Cheng, VQFR: Blind Face Restoration with Vector-Quantized "
                 "Dictionary and Parallel Decoder, ECCV 2022; "

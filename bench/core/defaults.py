@@ -17,6 +17,9 @@ DEFAULTS: dict = {
     # metrics when none are requested: full-reference ones need HQ; captured-LQ sets get none of them
     "metrics": ("psnr", "ssim"),
     "degradation": "x8",
+    # alignment protocol step (bench.data.framing): "auto" = FFHQ re-alignment for methods expecting FFHQ-aligned
+    # faces on real datasets framed otherwise; "ffhq" always; "none" never
+    "align": "auto",
     "limit": None,
     "seed": 0,
     # which samples --limit takes: "random" = the first N of one seeded permutation (bench.harness.selection; seed:

@@ -45,6 +45,10 @@ class RunConfig:
     degradation: Any = _opt(None, f"how the LQ is synthesised from the HQ (see `bench list degradations`; None: "
                                   f"{DEFAULTS['degradation']}); not used when the dataset provides captured LQ "
                                   f"images", "--degradation")
+    align: str = _opt(DEFAULTS["align"], "alignment protocol step: ffhq re-aligns each HQ face to the FFHQ 512 template "
+                                       "(dlib landmarks) before the LQ is synthesised; auto: ffhq for methods expecting "
+                                       "FFHQ-aligned faces on datasets framed otherwise; none: faces as the dataset "
+                                       "frames them", "--align", choices=("auto", "ffhq", "none"))
     limit: int | None = _opt(DEFAULTS["limit"], "use only N samples: the first N of one seeded permutation of the "
                                                 "dataset's ids (the same for every method, nested: a larger limit "
                                                 "extends the run)", "--limit", parse="positive")

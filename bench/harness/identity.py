@@ -38,3 +38,15 @@ def differences(old: Any, new: Any, path: str = "") -> list[str]:
     if stable_json(old) != stable_json(new):
         return [f"{path or 'value'}: {stable_json(old)[:80]} -> {stable_json(new)[:80]}"]
     return []
+
+
+def alignment_label(identity: Mapping[str, Any]) -> str:
+    """How a run's faces were framed, for table captions: ``none``, or ``ffhq (re-aligned from utkface)``.
+
+    The ``alignment`` key is in a run's identity only when the alignment step was applied
+    (:mod:`bench.data.framing`); runs without it fed the faces as the dataset frames them.
+    """
+    alignment = identity.get("alignment") if isinstance(identity, Mapping) else None
+    if not isinstance(alignment, Mapping):
+        return "none"
+    return f"{alignment.get('name', '?')} (re-aligned from {alignment.get('dataset_framing', '?')})"

@@ -23,6 +23,8 @@ from bench.core.errors import ConfigurationError
 from bench.core.provenance import record_files
 from bench.core.registry import DATASETS, DEGRADATIONS, METHODS, METRICS
 from bench.core.types import Dataset, Sample, SetMetric, output_direction
+from bench.data.alignment import make_aligner
+from bench.data.framing import dataset_framing, resolve_alignment, scored_framing
 from bench.harness import selection
 from bench.harness.config import RunConfig
 from bench.harness.processing import MetricGroups, metric_extra_outputs
@@ -92,6 +94,9 @@ class RunPlan(MetricGroups):
         self.method_name = getattr(self.method, "name", None) or (c.method if isinstance(c.method, str)
                                                                   else type(self.method).__name__)
         self.degradation = self._degradation(c.degradation)
+        # the alignment protocol step (bench.data.framing), before the metrics: their chips follow the frame
+        self.align, self.aligner, self.alignment_files = self._alignment(c.align)
+        self.framing = scored_framing(self.align, self.dataset)
         self.metric_options = {k: dict(v) for k, v in (c.metric_options or {}).items() if v}
         self.metrics, self.metric_files = self._metrics(parse_metric_names(c.metrics, self.dataset.has_hq))
         self.channels = {name: self._channels(metric) for name, metric in self.set_metrics.items()}
@@ -120,6 +125,17 @@ class RunPlan(MetricGroups):
         degradation = DEFAULTS["degradation"] if degradation is None else degradation
         return DEGRADATIONS.create(degradation) if isinstance(degradation, str) else degradation
 
+    def _alignment(self, align: str | None) -> tuple[str, Any, dict[str, str]]:
+        """``(mode, aligner or None, files it loaded)`` of the alignment step; its reason goes to the notes."""
+        try:
+            mode, note = resolve_alignment(align, self.method, self.dataset, self.captured)
+            with record_files() as files:
+                aligner = make_aligner(mode)
+        except (ValueError, ImportError) as exc:
+            raise ConfigurationError(str(exc)) from None
+        self.notes.extend([note] if note else [])
+        return mode, aligner, files.digests()
+
     def _metrics(self, names: list[str]) -> tuple[dict[str, Any], dict[str, dict[str, str]]]:
         if not names:
             raise ConfigurationError(
@@ -134,6 +150,10 @@ class RunPlan(MetricGroups):
         for name in names:
             with record_files() as files:
                 metric = METRICS.build(name, **self.metric_options.get(name, {}))
+                if getattr(metric, "follows_framing", False) and "framing" not in self.metric_options.get(name, {}):
+                    # the frame of the scored images (bench.data.framing), kept with the options (workers, record)
+                    self.metric_options[name] = {**self.metric_options.get(name, {}), "framing": self.framing}
+                    metric = METRICS.build(name, **self.metric_options[name])
                 if metric.needs_reference and not self.dataset.has_hq:
                     raise ConfigurationError(
                         f"metric '{name}' needs an HQ reference image, but dataset '{self.dataset.name}' has none "
@@ -179,6 +199,9 @@ class RunPlan(MetricGroups):
             "degradation": degradation() if callable(degradation) and not self.captured else None,
             "seed": self.seed,
             "selection": selection.describe(self.config.subset, self.subset_seed),
+            # only when applied, so that the ids of unaligned runs stay as they were (bench.harness.identity)
+            **({"alignment": {**self.aligner.describe(), "dataset_framing": dataset_framing(self.dataset),
+                               "files_sha256": _sha_list(self.alignment_files)}} if self.aligner is not None else {}),
         }
 
     def metric_entries(self) -> dict[str, dict[str, Any]]:

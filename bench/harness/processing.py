@@ -35,6 +35,7 @@ import numpy as np
 
 from bench.core.imageio import ImageReadError, read_image, write_png
 from bench.core.registry import DEGRADATIONS, METHODS, METRICS
+from bench.data.alignment import make_aligner
 from bench.harness.store import SampleRecord, SetRows
 from bench.core.types import PerImageMetric, Sample, SetMetric
 
@@ -150,7 +151,8 @@ class ShardProcessor(MetricGroups):
                  batch_size: int, workers: int, save_images: bool, image_folder: str | Path,
                  channels: Mapping[str, Mapping[str, tuple[str, str]]] | None = None,
                  known_refs: Mapping[str, set[str]] | None = None, positions: Mapping[str, int] | None = None,
-                 max_pixels: int | None = None) -> None:
+                 max_pixels: int | None = None, aligner: Any = None) -> None:
+        self.aligner = aligner  # the alignment protocol step (bench.data.alignment), or None
         self.method, self.method_name, self.degradation = method, method_name, degradation
         self.max_pixels = None if max_pixels is None else int(max_pixels)  # None: DEFAULTS["max_pixels"]
         self.metrics = dict(metrics)
@@ -176,7 +178,8 @@ class ShardProcessor(MetricGroups):
         return cls(method=method, method_name=spec["method_name"], degradation=degradation, metrics=metrics,
                    seed=spec["seed"], batch_size=spec["batch_size"], workers=spec["workers"],
                    save_images=spec["save_images"], image_folder=spec["image_folder"], channels=spec["channels"],
-                   known_refs=spec["known_refs"], positions=spec["positions"], max_pixels=spec.get("max_pixels"))
+                   known_refs=spec["known_refs"], positions=spec["positions"], max_pixels=spec.get("max_pixels"),
+                   aligner=make_aligner(spec.get("align", "none")))
 
     # -- entry points ---------------------------------------------------------------------------
     def batches(self, todo: Sequence[tuple[Sample, set[str]]]) -> Iterator[ShardResult]:
@@ -218,6 +221,10 @@ class ShardProcessor(MetricGroups):
                                      info=info)
                 if "exif_orientation" in info:  # applied (as cv2.imread does) and recorded with the row
                     record.notes["hq_exif_orientation"] = info["exif_orientation"]
+                if self.aligner is not None:  # HQ re-aligned first: the LQ, the method and every metric see that frame
+                    stage = "align"
+                    item.hq, record.notes["alignment"] = self.aligner.align(item.hq)
+                    stage = "decode"
                 record.hq_size = list(item.hq.shape[:2])
                 record.hq_key = content_key(item.hq)
             if sample.lq is not None:
@@ -229,6 +236,10 @@ class ShardProcessor(MetricGroups):
                 record.degradation = {"protocol": "captured"}
             elif item.hq is not None:
                 stage = "degrade"
+                reference = getattr(self.degradation, "reference", lambda hq: hq)(item.hq)
+                if reference is not item.hq:  # the protocol's working HQ (debiasfr*: 512 px) is the metrics' reference
+                    record.notes["hq_native_size"], item.hq = record.hq_size, reference
+                    record.hq_size, record.hq_key = list(item.hq.shape[:2]), content_key(item.hq)
                 item.lq, params = self.degradation.apply(item.hq, self.seed, sample.id)
                 record.degradation = params
             else:
