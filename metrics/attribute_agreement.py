@@ -158,9 +158,12 @@ class AttributeAgreement(SetMetric):
     needs_reference = False  # without HQ only the restored-side kappas are defined
     unit = ""
 
+    #: the runner passes ``framing`` (the frame of the scored images) on to both classifiers' chips
+    follows_framing = True
+
     def __init__(self, first: Any = "dlib_onnx", second: Any = "trained",
                  first_options: Mapping[str, Any] | None = None, second_options: Mapping[str, Any] | None = None,
-                 replicates: int = DEFAULT_REPLICATES, **options: Any) -> None:
+                 replicates: int = DEFAULT_REPLICATES, framing: str | None = None, **options: Any) -> None:
         unknown = sorted(k for k in options if not k.startswith(("first_", "second_")))
         if unknown:
             raise ValueError(f"attr_agreement: unknown option(s) {', '.join(unknown)} (classifier options "
@@ -170,6 +173,8 @@ class AttributeAgreement(SetMetric):
         self._bias = {}
         for role, backend, opts in (("first", first, first_options), ("second", second, second_options)):
             name, merged = _role_options(backend, opts, options, role)
+            if framing is not None:  # the frame of the scored images reaches both classifiers' chips
+                merged.setdefault("framing", framing)
             self._bias[role] = AttributeBias(name, **merged)
         a, b = (self._bias[r] for r in ROLES)
         if (a.classifier_name, a.classifier_options) == (b.classifier_name, b.classifier_options):
@@ -260,7 +265,8 @@ class AttributeAgreement(SetMetric):
                   "kappa": "Cohen 1960 over faces both classifiers predicted; age also linear-weighted"})
         for role in ROLES:
             bias = self._bias[role].describe()
-            d[role] = {k: bias.get(k) for k in ("classifier", "classifier_options", "backend", "evaluator")}
+            d[role] = {k: bias.get(k) for k in ("classifier", "classifier_options", "backend", "evaluator",
+                                                 "framing", "chips_from")}
         return d
 
 

@@ -130,6 +130,9 @@ class AttributeGroups(SetMetric):
     needs_reference = False  # without HQ only the label errors are defined
     unit = ""
 
+    #: the runner passes ``framing`` (the frame of the scored images); it reaches attr's chips (``AttributeBias``)
+    follows_framing = True
+
     def __init__(self, by: str = "race", classifier: str = "dlib_onnx", min_group: int = 30,
                  replicates: int = DEFAULT_REPLICATES, **classifier_options: Any) -> None:
         if by == "age":

@@ -198,3 +198,24 @@ def test_declared_directions():
     assert output_direction(AttributeGroups, "race=2.age_pr_tv") == "lower"
     for key in ("gender_rdp_p", "gender_pr_stat", "race=1.n", "age_rdp_fisher"):
         assert output_direction(AttributeGroups, key) == "info", key
+
+
+def test_group_and_agreement_chips_follow_the_framing_of_the_scored_images():
+    """attr_groups and attr_agreement read attr's predictions: the runner's ``framing`` reaches their chips
+    (FFHQ template on FFHQ-framed images, detection on unaligned ones), never a silent UTKFace template."""
+    from bench.core.registry import METRICS
+
+    for framing, expected in (("ffhq", ("template", "ffhq")), ("utkface", ("template", "utkface")),
+                              ("unaligned", ("detect", None))):
+        groups = METRICS.build("attr_groups", framing=framing)
+        agreement = METRICS.build("attr_agreement", framing=framing)
+        for bias in (groups._bias, agreement._bias["first"]):
+            options = bias.classifier_options
+            assert (options["align"], options.get("template")) == expected, (framing, options)
+            assert bias.describe()["framing"] == framing and bias.describe()["chips_from"] == "framing"
+        assert agreement.describe()["first"]["framing"] == framing
+    # an explicit option still wins, and says so
+    second = METRICS.build("attr_agreement", framing="ffhq", second="dlib_onnx",
+                           second_options={"align": "template", "template": "utkface"}).describe()["second"]
+    assert second["chips_from"] == "option" and second["classifier_options"]["template"] == "utkface"
+    assert METRICS.build("attr_groups")._bias.describe()["chips_from"].startswith("default")
