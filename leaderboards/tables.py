@@ -180,6 +180,8 @@ class _Table:
             if len(configs) > 1:
                 self.notes.append(f"{metric}: computed with different configurations in these runs (options, "
                                   f"weights or version): its values are NOT comparable")
+            labels = {str(entries[rid][metric]["config"].get("describe", {}).get("label") or "") for rid in having}
+            self.notes.extend(f"{metric}: {label}" for label in sorted(labels - {""}))  # e.g. a classifier trained here
             ids = set.intersection(*(members[rid] & self.common_ids for rid in having)) if self.common else None
             for rid in having:
                 wanted = ids if self.common else members[rid]

@@ -30,14 +30,19 @@ Pipeline (``Seeyn/DebiasFR inference.py`` + ``dbfr/utils.py`` with ``has_aligned
 Weights (``preset=`` / ``weights=``):
 
 * ``preset="small"`` (default) -- **the suite's own tiny DebiasFR, trained here on the SYNTHETIC faces**
-  (``bench train debiasfr --dataset synthetic --config tiny``; shipped in the package, a few MB).  A
-  demonstration model, not the released one: it lets ``bench run --method debiasfr`` work on a fresh machine.
+  (``bench train debiasfr --dataset synthetic --split all -D seed=1 -D n=2048 -D size=32 --config tiny``,
+  2,600 iterations; its own critic and predictor, never the demo faces (seed 0) nor the ``attr_synthetic``
+  evaluator; the command and record are in the file's metadata; shipped in the package, a few MB).  A
+  demonstration model, not the released one: it lets ``bench run --method debiasfr`` work on a fresh machine
+  and ``make demo`` show attribute control on 32-px synthetic faces.
 * ``preset="official"`` -- ``DebiasFR_v1.pth`` (asset ``debiasfr_v1``, 512 px, :data:`RELEASED_CONFIG`, strict
   load of ``params_ema``) with the official ResNet-34 predictor (asset ``debiasfr_attribute_predictor``,
   256 px bilinear input).  Not downloadable here: the asset manager explains how to stage the files.
 * ``weights=PATH`` -- a ``bench train debiasfr`` result (``debiasfr.safetensors``: generator, predictor,
-  configuration and training record in the metadata) or an official-layout checkpoint (``.pth`` with
-  ``params_ema``; then ``predictor_weights=`` or the official predictor asset).
+  configuration and training record in the metadata; the predictor is the small CNN, or, when the file's
+  configuration says ``lr_predictor.kind: dbfr``, the official ResNet-34 exported as
+  ``lr_predictor.<official key>``, fed the native LQ bilinearly resized to 256 as above) or an official-layout
+  checkpoint (``.pth`` with ``params_ema``; then ``predictor_weights=`` or the official predictor asset).
 * ``weights="random"`` -- seeded random network of ``config`` (tests only).
 
 Paper: Li, Zeng, Yan, Shen, Tang, *Analyzing and Combating Attribute Bias for Face Restoration*, IJCAI 2023.
@@ -174,9 +179,14 @@ class _SmallPredictor:
 
 
 class _OfficialPredictor:
-    """The official ResNet-34 predictor: LQ resized bilinearly to 256 px, [-1, 1] (``inference.py:L79-82``)."""
+    """The official ResNet-34 predictor: LQ resized bilinearly to 256 px, [-1, 1] (``inference.py:L79-82``).
 
-    def __init__(self, weights: str | Path | None) -> None:
+    Its weights come from ``Attribute_predictor.pth`` (``weights``, or the asset), or, for a model trained with
+    ``lr_predictor.kind: dbfr``, from the ``lr_predictor.*`` tensors of its ``debiasfr.safetensors``
+    (``state``, official key names; ``source`` names the file)."""
+
+    def __init__(self, weights: str | Path | None, state: Mapping[str, torch.Tensor] | None = None,
+                 source: str | None = None) -> None:
         from bench.core.assets import AssetManager
         from bench.core.checkpoints import load_state_dict
         from reference_models.shared.attribute_classifiers.dbfr_attribute_predictor import (
@@ -184,11 +194,13 @@ class _OfficialPredictor:
             load_dbfr_state_dict,
         )
 
-        path = weights or AssetManager().path("debiasfr_attribute_predictor")
+        if state is None:
+            path = weights or AssetManager().path("debiasfr_attribute_predictor")
+            state, source = load_state_dict(path, key="model_state_dict"), str(path)
         self.net = ImageClassifier().eval()
-        load_dbfr_state_dict(self.net, load_state_dict(path, key="model_state_dict"))
+        load_dbfr_state_dict(self.net, dict(state))
         self.net.requires_grad_(False)
-        self.path = str(path)
+        self.path = str(source)
 
     def to(self, device):
         self.net.to(device)
@@ -236,13 +248,18 @@ def load_debiasfr(preset: str | None = "small", weights: str | Path | None = Non
         tensors, meta = own
         cfg = meta["config"]
         net = _build(generator_kwargs(cfg), _split("generator", tensors))
-        predictor = _SmallPredictor(_split("lr_predictor", tensors), net.out_size)
+        if (cfg.get("lr_predictor") or {}).get("kind") == "dbfr":   # the official ResNet-34, exported with the model
+            predictor = _OfficialPredictor(None, _split("lr_predictor", tensors), f"{path} (lr_predictor.*)")
+        else:
+            predictor = _SmallPredictor(_split("lr_predictor", tensors), net.out_size)
         record = meta.get("record", {})
         info = {"weights": str(path), "label": record.get("label", cfg.get("label")),
                 "training": {k: record.get(k) for k in ("preset", "iteration", "dataset", "n_train_faces",
                                                           "attribute_input", "perceptual", "decoder",
                                                           "pseudo_range_mismatch")},
                 "attribute_input": bool(cfg.get("attribute_input", True))}
+        if isinstance(predictor, _OfficialPredictor):
+            info["predictor"] = predictor.path
         return net.to(device).eval(), predictor.to(device), info
     from bench.core.checkpoints import read_official_state
 
@@ -272,6 +289,7 @@ def image_seed(x_u8: torch.Tensor, seed: int) -> int:
 
 class DebiasFRMethod:
     """DebiasFR restoration with attribute control; see the module docstring."""
+    expects_alignment = "ffhq"  # official aligned mode: FFHQ-aligned 512 faces (bench.data.framing)
     description = (
         "DebiasFR (IJCAI 2023): attribute-conditioned restoration; -M "
         "attributes=predicted|top2|labels|none|'age=30-39:0.7,40-49:0.3;gender=female'; preset small "

@@ -104,5 +104,5 @@ def test_trained_here_label_of_a_method_is_printed_under_its_table(tmp_path):
     run(method="debiasfr", dataset="synthetic", dataset_options={"n": 2}, metrics="psnr", store=store, progress=False)
     run(method="bicubic", dataset="synthetic", dataset_options={"n": 2}, metrics="psnr", store=store, progress=False)
     text = leaderboard(store=store, out=tmp_path / "lb")["markdown"].read_text()
-    assert "_debiasfr: tiny DebiasFR trained by frbench" in text and "not the released one" in text
+    assert "_debiasfr: tiny DebiasFR trained here" in text and "not the released one" in text
     assert "_bicubic:" not in text
