@@ -142,9 +142,16 @@ class InceptionFeatures:
                 return hit
         parts: dict[str, list[np.ndarray]] = {f: [] for f in features}
         for start in range(0, images.shape[0], self.batch_size):
-            out = self.model(images[start:start + self.batch_size], features=features, resize=self.resize)
+            chunk = images[start:start + self.batch_size]
+            n = chunk.shape[0]
+            if n < self.batch_size and self.device == "cpu":
+                # a short chunk is padded with zero images to the batch shape: the network sees one input
+                # shape (one set of reordered weights, no re-packing) and every image's features are the
+                # same whatever the chunk it falls in (tests/metrics/test_feature_stats.py)
+                chunk = torch.cat([chunk, chunk.new_zeros((self.batch_size - n,) + tuple(chunk.shape[1:]))])
+            out = self.model(chunk, features=features, resize=self.resize)
             for name in features:
-                parts[name].append(out[name].cpu().numpy())
+                parts[name].append(out[name][:n].cpu().numpy())
         result = {name: (np.concatenate(v) if v else np.zeros((0, 0), np.float32)) for name, v in parts.items()}
         with self._lock:
             self._memo[key] = result

@@ -161,7 +161,9 @@ class PredictionCache:
     """Per-image predictions of one classifier, keyed by image content (SQLite, safe across processes)."""
 
     def __init__(self, classifier: AttributeClassifier, folder: str | Path | None = None,
-                 persistent: bool = True, max_memory: int = 50_000) -> None:
+                 persistent: bool = True, max_memory: int = 4096) -> None:
+        # max_memory: rows kept in memory (one row, with the age distribution, is a few KB: 4,096 rows stay
+        # below ~20 MB whatever the dataset size; the SQLite file keeps every row)
         self.classifier = classifier
         self.max_memory = int(max_memory)
         self._memory: dict[str, dict[str, Any]] = {}
