@@ -287,9 +287,25 @@ def image_seed(x_u8: torch.Tensor, seed: int) -> int:
     return (int.from_bytes(digest[:8], "little") ^ (int(seed) * 0x9E3779B97F4A7C15)) & (2 ** 63 - 1)
 
 
+def expected_framing(info: Mapping[str, Any]) -> str | None:
+    """The framing a loaded model expects (``--align auto``, :mod:`bench.data.framing`): ``"ffhq"`` for the
+    official weights (and random ones, the official architecture) and for frbench-trained models whose
+    training faces were FFHQ-aligned (``ffhq``, ``celebahq``); ``None`` for models trained here on faces framed
+    otherwise (UTKFace, synthetic faces): they are scored in the framing they were trained on."""
+    training = info.get("training")
+    if training is None:
+        return "ffhq"
+    dataset = training.get("dataset")
+    name = dataset.get("name") if isinstance(dataset, Mapping) else dataset
+    return "ffhq" if str(name or "").lower() in ("ffhq", "celebahq") else None
+
+
 class DebiasFRMethod:
-    """DebiasFR restoration with attribute control; see the module docstring."""
-    expects_alignment = "ffhq"  # official aligned mode: FFHQ-aligned 512 faces (bench.data.framing)
+    """DebiasFR restoration with attribute control; see the module docstring.
+
+    ``expects_alignment`` (per loaded model, :func:`expected_framing`): the official weights expect
+    FFHQ-aligned 512 faces; a model trained here expects the framing of its training faces."""
+    expects_alignment: str | None = "ffhq"
     description = (
         "DebiasFR (IJCAI 2023): attribute-conditioned restoration; -M "
         "attributes=predicted|top2|labels|none|'age=30-39:0.7,40-49:0.3;gender=female'; preset small "
@@ -336,6 +352,9 @@ class DebiasFRMethod:
         self.net.requires_grad_(False)
         self.size = self.net.out_size
         self.label_fallbacks = 0
+        self.expects_alignment = expected_framing(self._info)
+
+    # -- what the model was trained on ----------------------------------------------------------------
 
     @property
     def name(self) -> str:

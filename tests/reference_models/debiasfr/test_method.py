@@ -273,3 +273,17 @@ def test_a_small_cnn_file_keeps_the_small_predictor_and_refuses_foreign_predicto
         DebiasFRMethod(weights=str(path))
     m = DebiasFRMethod(weights="random", config=SMALL)
     assert isinstance(m.predictor, method_module._SmallPredictor)
+
+
+def test_expected_framing_follows_what_the_model_was_trained_on():
+    """--align auto re-aligns to FFHQ only for models that expect it: the official weights (FFHQ-aligned 512
+    training faces) and models trained here on FFHQ/CelebA-HQ; the shipped preset (synthetic faces) and a
+    model trained on UTKFace are scored in their own training framing."""
+    from reference_models.debiasfr.method import DebiasFRMethod, expected_framing
+
+    assert expected_framing({"weights": "x.pth", "label": "official DebiasFR_v1.pth"}) == "ffhq"
+    assert expected_framing({"training": {"dataset": {"name": "celebahq"}}}) == "ffhq"
+    assert expected_framing({"training": {"dataset": {"name": "utkface"}}}) is None
+    assert expected_framing({"training": {"dataset": None}}) is None
+    shipped = DebiasFRMethod()
+    assert shipped._info["training"]["dataset"]["name"] == "synthetic" and shipped.expects_alignment is None
