@@ -34,8 +34,9 @@ changes float32 rounding only (pool3 features agree with the unfolded graph to ~
 with oneDNN (``torch.backends.mkldnn``), inference without gradients runs each folded convolution and its
 ReLU as one oneDNN call (``mkldnn::_convolution_pointwise``, the kernel ``torch.compile`` emits on CPU) on
 weights reordered once per input shape into oneDNN's blocked layout: the same convolution arithmetic as
-``F.conv2d`` followed by ``relu`` (features bit-identical, ``tests/reference_models/shared/test_fid_inception.py``),
-without the separate ReLU pass and the per-call weight reorder (``benchmarks/fid_speed.py``).
+``F.conv2d`` followed by ``relu`` (features equal to float32 rounding, ``tests/reference_models/shared/test_fid_inception.py``;
+bit-identical on real weights in ``benchmarks/fid_speed.py``, but oneDNN may choose another kernel for
+reordered weights), without the separate ReLU pass and the per-call weight reorder.
 """
 from __future__ import annotations
 
