@@ -60,6 +60,11 @@ def conv_flops_per_image(model, images: torch.Tensor) -> float:
     return total[0]
 
 
+def _features64(model, images: torch.Tensor) -> torch.Tensor:
+    """Pool3 features of the float64 network (after the protocol's float32 TF1 resize; returned as float32)."""
+    return model(images)["2048"].double()
+
+
 def matmul_peak(repeat: int, n: int = 2048) -> float:
     """Best float32 GFLOP/s of an n x n @ n x n matmul (2 n^3 FLOPs)."""
     a, b = torch.randn(n, n), torch.randn(n, n)
@@ -133,6 +138,23 @@ def main() -> None:
     t_plain, f_plain = best_time(run_unfused, args.repeat)
     n = len(images)
 
+    # accuracy: both float32 paths against the same network in float64 (unfolded), and torch-fidelity's
+    # arithmetic (``arithmetic="torch-fidelity"``) against torch-fidelity itself, on the first batches
+    k = min(n, 16)
+    f_exact = torch.cat([ours(images[i:i + args.batch_size], arithmetic="torch-fidelity")["2048"]
+                         for i in range(0, k, args.batch_size)])
+    reference64 = load_fid_inception(str(weights))
+    reference64.fold_batchnorm = False
+    reference64.refresh()
+    reference64 = reference64.double()
+    f64 = torch.cat([_features64(reference64, images[i:i + args.batch_size]) for i in range(0, k, args.batch_size)])
+
+    def rel(a, b):
+        return float((a.double() - b.double()).abs().max() / b.double().abs().max())
+
+    accuracy = {"faces": k, "torch_fidelity_vs_float64": rel(f_theirs[:k], f64), "frbench_vs_float64": rel(f_ours[:k], f64),
+                "frbench_torch_fidelity_arithmetic_vs_torch_fidelity": rel(f_exact, f_theirs[:k])}
+
     flops = conv_flops_per_image(ours, images)
     peak = matmul_peak(args.repeat)
     achieved = flops * n / t_ours / 1e9
@@ -162,7 +184,7 @@ def main() -> None:
         "features_speedup_vs_torch_fidelity": t_theirs / t_ours,
         "features_max_abs_diff": float((f_ours - f_theirs).abs().max()),
         "features_max_rel_diff": float((f_ours - f_theirs).abs().max() / f_theirs.abs().max()),
-        "fused_equals_unfused": bool(torch.equal(f_ours, f_plain)),
+        "fused_equals_unfused": bool(torch.equal(f_ours, f_plain)), "accuracy": accuracy,
         "gflop_per_image": flops / 1e9, "matmul_peak_gflops": peak, "achieved_gflops": achieved,
         "fraction_of_peak": achieved / peak,
         "frechet_seconds": {"frbench_eigh": t_fd, "scipy_sqrtm": t_sq, "torch_fidelity_eigvals": t_ev},
@@ -177,6 +199,9 @@ def main() -> None:
     print(f"  torch-fidelity {n / t_theirs:7.2f} images/s   -> frbench is {t_theirs / t_ours:.2f}x "
           f"(goal >= 1x); max |feature diff| {result['features_max_abs_diff']:.2e}, relative to the largest "
           f"feature {result['features_max_rel_diff']:.2e} (goal 1e-6)")
+    print(f"  against the float64 network ({k} faces, largest |difference| / largest feature): torch-fidelity "
+          f"{accuracy['torch_fidelity_vs_float64']:.2e}, frbench {accuracy['frbench_vs_float64']:.2e}; frbench with "
+          f"arithmetic='torch-fidelity' vs torch-fidelity {accuracy['frbench_torch_fidelity_arithmetic_vs_torch_fidelity']:.2e}")
     print(f"  network: {flops / 1e9:.2f} GFLOP per image; achieved {achieved:.0f} GFLOP/s of a measured float32 "
           f"matmul peak of {peak:.0f} GFLOP/s = {achieved / peak:.0%} (goal >= 80 %); ceiling "
           f"{peak * 1e9 / flops:.1f} images/s")

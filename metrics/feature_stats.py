@@ -65,7 +65,9 @@ class InceptionFeatures:
 
     ``weights``: see :func:`reference_models.shared.fid_inception_weights.load_fid_inception` (default ``"auto"``);
     ``resize``: ``"tf1-bilinear"`` (torch-fidelity) or ``"clean"`` (clean-fid); ``device``: ``None`` picks
-    CUDA when available; ``batch_size``: images per forward pass (:data:`INCEPTION_BATCH`).
+    CUDA when available; ``batch_size``: images per forward pass (:data:`INCEPTION_BATCH`); ``arithmetic``:
+    ``"fast"`` (default) or ``"torch-fidelity"`` (bit-identical to torch-fidelity's features, at its speed;
+    see :mod:`reference_models.shared.fid_inception`).
     """
 
     _models: dict[tuple[str, str], Any] = {}
@@ -75,12 +77,15 @@ class InceptionFeatures:
     _memo_size: int = 8
 
     def __init__(self, weights: str = "auto", resize: str = "tf1-bilinear", device: str | None = None,
-                 batch_size: int = INCEPTION_BATCH) -> None:
-        from reference_models.shared.fid_inception import RESIZE_MODES
+                 batch_size: int = INCEPTION_BATCH, arithmetic: str = "fast") -> None:
+        from reference_models.shared.fid_inception import ARITHMETICS, RESIZE_MODES
 
         if resize not in RESIZE_MODES:
             raise ValueError(f"unknown resize mode {resize!r}; expected one of {', '.join(RESIZE_MODES)}")
+        if arithmetic not in ARITHMETICS:
+            raise ValueError(f"unknown arithmetic {arithmetic!r}; expected one of {', '.join(ARITHMETICS)}")
         self.weights, self.resize, self.batch_size = weights, resize, int(batch_size)
+        self.arithmetic = arithmetic
         self._device = device
         self._fingerprint: str | None = None
 
@@ -117,24 +122,26 @@ class InceptionFeatures:
     def channel(self, feature: str = "2048") -> str:
         """Store channel of these features: every setting that determines their values (see
         :meth:`bench.core.types.SetMetric.channels`)."""
+        # the default arithmetic keeps the channel names stores already hold
+        dtype = "float32" if self.arithmetic == "fast" else f"float32-{self.arithmetic}"
         if feature == "2048":
-            return f"fid-inception/{feature}/{self.resize}/float32/w={self.fingerprint()[:16]}"
+            return f"fid-inception/{feature}/{self.resize}/{dtype}/w={self.fingerprint()[:16]}"
         from reference_models.shared.fid_inception_weights import weights_fingerprint
 
-        return f"fid-inception/{feature}/{self.resize}/float32/w={weights_fingerprint(self.model, True)[:16]}"
+        return f"fid-inception/{feature}/{self.resize}/{dtype}/w={weights_fingerprint(self.model, True)[:16]}"
 
     def config(self, feature: str = "2048") -> dict[str, Any]:
         """What determines the features (the key of cached reference statistics)."""
         return {"network": "fid-inception-v3 (TF inception-2015-12-05)", "weights_sha256": self.fingerprint(),
                 "feature": feature, "resize": self.resize, "internal_dtype": "float32",
-                "input": "uint8 RGB, 0..255"}
+                "input": "uint8 RGB, 0..255", **({"arithmetic": self.arithmetic} if self.arithmetic != "fast" else {})}
 
     def __call__(self, images, features: Sequence[str] = ("2048",)) -> dict[str, np.ndarray]:
         """``{feature: float32 [B, D]}`` of a ``[B, 3, H, W]`` uint8 (or 0..255 float) tensor."""
         import torch
 
         images = torch.as_tensor(images)
-        key = (self.weights, self.device, self.resize, tuple(features), _content_hash(images))
+        key = (self.weights, self.device, self.resize, self.arithmetic, tuple(features), _content_hash(images))
         with self._lock:
             hit = self._memo.get(key)
             if hit is not None:
@@ -149,7 +156,7 @@ class InceptionFeatures:
                 # shape (one set of reordered weights, no re-packing) and every image's features are the
                 # same whatever the chunk it falls in (tests/metrics/test_feature_stats.py)
                 chunk = torch.cat([chunk, chunk.new_zeros((self.batch_size - n,) + tuple(chunk.shape[1:]))])
-            out = self.model(chunk, features=features, resize=self.resize)
+            out = self.model(chunk, features=features, resize=self.resize, arithmetic=self.arithmetic)
             for name in features:
                 parts[name].append(out[name][:n].cpu().numpy())
         result = {name: (np.concatenate(v) if v else np.zeros((0, 0), np.float32)) for name, v in parts.items()}

@@ -93,13 +93,14 @@ class KID(InceptionVectors, SetMetric):
     def __init__(self, capacity: int = 2048, subsets: int = 100, subset_size: int = 1000, seed: int = 2020,
                  reference: str = "hq", reference_folder=None, resize: str = "tf1-bilinear",
                  weights: str = "auto", device: str | None = None, batch_size: int = INCEPTION_BATCH,
-                 stats_dir=None) -> None:
+                 stats_dir=None, arithmetic: str = "fast") -> None:
         if reference != "hq" and reference_folder is None:
             raise ValueError(f"KID reference {reference!r} needs reference_folder=PATH (or use reference='hq')")
         self.capacity, self.subsets, self.subset_size, self.seed = int(capacity), int(subsets), int(subset_size), int(seed)
         self.reference, self.reference_folder, self.stats_dir = reference, reference_folder, stats_dir
         self.needs_reference = reference == "hq"
-        self.features = InceptionFeatures(weights=weights, resize=resize, device=device, batch_size=batch_size)
+        self.features = InceptionFeatures(weights=weights, resize=resize, device=device, batch_size=batch_size,
+                                          arithmetic=arithmetic)
 
     def fold(self, vectors, samples) -> dict[str, np.ndarray]:
         keys = priorities(self.seed, [s.id for s in samples])
@@ -132,5 +133,6 @@ class KID(InceptionVectors, SetMetric):
     def describe(self) -> dict[str, Any]:
         info = super().describe()
         info.update({"capacity": self.capacity, "subsets": self.subsets, "subset_size": self.subset_size,
-                     "seed": self.seed, "reference": self.reference})
+                     "seed": self.seed, "reference": self.reference,
+                     **({"arithmetic": self.features.arithmetic} if self.features.arithmetic != "fast" else {})})
         return info

@@ -33,7 +33,9 @@ from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from bench.core.defaults import DEFAULTS
 from bench.core.imageio import ImageReadError, read_image, write_png
+from bench.core.memory import configure_allocator, release_free_memory
 from bench.core.registry import DEGRADATIONS, METHODS, METRICS
 from bench.data.alignment import make_aligner
 from bench.harness.store import SampleRecord, SetRows
@@ -191,8 +193,11 @@ class ShardProcessor(MetricGroups):
             def submit(batch: list[tuple[Sample, set[str]]]) -> list[Future]:
                 return [pool.submit(self._prepare_one, sample, missing) for sample, missing in batch]
 
+            configure_allocator(DEFAULTS["malloc_mmap_threshold"])
             pending = submit(chunks[0]) if chunks else []
             for index in range(len(chunks)):
+                if index:  # the previous batch is written and freed: give its pages back (flat RSS)
+                    release_free_memory()
                 items = [future.result() for future in pending]
                 # decode the next batch while this one is restored and scored
                 pending = submit(chunks[index + 1]) if index + 1 < len(chunks) else []

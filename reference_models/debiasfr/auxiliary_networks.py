@@ -47,10 +47,15 @@ def train_auxiliary_classifier(faces: dict[str, Any], cfg: Mapping[str, Any], *,
     opt = torch.optim.Adam(model.parameters(), lr=float(aux["lr"]))
     gen = torch.Generator().manual_seed(seed + (29 if degraded else 23))
 
+    clean_prob = float(aux.get("clean_resize_prob", 0.0)) if degraded else 0.0
+
     def prepare(idx: np.ndarray) -> torch.Tensor:
         x = images[torch.as_tensor(idx)].float() / 255
         if degraded:
-            x, _ = degrade_batch(x, cfg["degradation"], gen)
+            hq = x
+            x, _ = degrade_batch(hq, cfg["degradation"], gen)
+            if clean_prob:
+                x = clean_resize_mix(hq, x, clean_prob, tuple(cfg["degradation"]["scale_range"]), gen)
         return x * 2 - 1
 
     bs = int(aux["batch_size"])
@@ -74,7 +79,9 @@ def train_auxiliary_classifier(faces: dict[str, Any], cfg: Mapping[str, Any], *,
         lb, lg, _ = model(prepare(val))
     record = {"role": "low-resolution attribute predictor" if degraded else "frozen attribute critic",
               "arch": "frbench-small-cnn-v1 (full-frame input)", "n_train": int(len(tr)), "n_val": int(n_val),
-              "epochs": int(aux["epochs"]), "inputs": "degraded LQ (training degradation)" if degraded else "HQ",
+              "epochs": int(aux["epochs"]),
+              "inputs": ("degraded LQ (training degradation" + (f"; clean bicubic down-up resize on {clean_prob:.0%}"
+                                                                 if clean_prob else "") + ")") if degraded else "HQ",
               "val_age_bin_acc": float((lb.argmax(1) == yb[val]).float().mean()),
               "val_gender_acc": float((lg.argmax(1) == yg[val]).float().mean()),
               "label": "trained by frbench: small CPU model, few images"}
@@ -83,6 +90,24 @@ def train_auxiliary_classifier(faces: dict[str, Any], cfg: Mapping[str, Any], *,
     for p in model.parameters():
         p.requires_grad_(False)
     return model, record
+
+
+def clean_resize_mix(hq01: torch.Tensor, lq01: torch.Tensor, prob: float, scale_range: tuple[float, float],
+                     generator: torch.Generator) -> torch.Tensor:
+    """Replace a share ``prob`` of the LQ batch by a clean resize of its HQ: antialiased bicubic down by a
+    factor drawn from ``scale_range``, 8-bit, then bilinear back up (``align_corners=False``, as the method
+    brings an LQ to its network size).  An augmentation of the LR predictor for benchmarks whose LQ is a
+    plain bicubic downsampling (``x8``, ``x16``), not the training degradation."""
+    size = hq01.shape[-1]
+    pick = torch.rand(hq01.shape[0], generator=generator) < prob
+    scales = torch.empty(hq01.shape[0]).uniform_(float(scale_range[0]), float(scale_range[1]), generator=generator)
+    out = lq01.clone()
+    for i in torch.nonzero(pick).flatten().tolist():
+        small = max(2, int(round(size / float(scales[i]))))
+        down = F.interpolate(hq01[i:i + 1], size=(small, small), mode="bicubic", antialias=True, align_corners=False)
+        down = (down.clamp(0, 1) * 255).round() / 255
+        out[i] = F.interpolate(down, size=(size, size), mode="bilinear", align_corners=False)[0]
+    return (out.clamp(0, 1) * 255).round() / 255
 
 
 def critic_logits(model: torch.nn.Module, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -76,7 +76,7 @@ BASE: dict[str, Any] = {
               # HQ to the training size: float bilinear, no antialias, not rounded (cv2.resize INTER_LINEAR
               # of the float32 image in ffhq_degradation_dataset.py)
               "hq_antialias": False},
-    "auxiliary": {"epochs": 4, "batch_size": 64, "lr": 2e-3},
+    "auxiliary": {"epochs": 4, "batch_size": 64, "lr": 2e-3, "clean_resize_prob": 0.0},
     "label": "released recipe (Seeyn/DebiasFR options/degradation_tune_lr_wpseudo.yml)",
 }
 

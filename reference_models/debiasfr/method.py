@@ -16,6 +16,11 @@ Pipeline (``Seeyn/DebiasFR inference.py`` + ``dbfr/utils.py`` with ``has_aligned
    * ``labels`` (oracle; official ``-p GTlabel``): one-hot of the dataset's age bin and gender (an image
      without labels falls back to ``predicted`` for the missing attribute, and this is counted);
    * ``none``: zero vectors (no attribute offset; what a network trained without attribute input sees);
+   * ``label_fraction=q`` (an analysis instrument of this suite, not an official mode): with ``predicted``
+     or ``top2``, a seeded fraction ``q`` of the images (drawn per image from ``(seed, sha256 of its 8-bit
+     network input)``, :func:`label_draw`) gets the one-hot labels instead, as if the predictor were right
+     on them: the fed attributes are right on ``q + (1 − q)·acc`` of the images, which measures how the
+     restoration depends on the predictor's accuracy (``benchmarks/debiasfr_predictor_study.py``);
    * user weights (DebiasFR's "human interaction"), e.g. ``"age=30-39:0.7,40-49:0.3;gender=female"``:
      ``age=`` bins by label (``30-39``), index (``bin6``) or an age in years (``35`` or ``35y``), each with an optional
      ``:weight``; ``gender=female|male|f|m|0|1`` likewise (``gender=female:0.8,male:0.2``).  An attribute
@@ -39,7 +44,8 @@ Weights (``preset=`` / ``weights=``):
   load of ``params_ema``) with the official ResNet-34 predictor (asset ``debiasfr_attribute_predictor``,
   256 px bilinear input).  Not downloadable here: the asset manager explains how to stage the files.
 * ``weights=PATH`` -- a ``bench train debiasfr`` result (``debiasfr.safetensors``: generator, predictor,
-  configuration and training record in the metadata; the predictor is the small CNN, or, when the file's
+  configuration and training record in the metadata; ``predictor_weights=PATH`` swaps in another LR
+  predictor, e.g. a longer-trained ``lr_predictor.safetensors``; the predictor is the small CNN, or, when the file's
   configuration says ``lr_predictor.kind: dbfr``, the official ResNet-34 exported as
   ``lr_predictor.<official key>``, fed the native LQ bilinearly resized to 256 as above) or an official-layout
   checkpoint (``.pth`` with ``params_ema``; then ``predictor_weights=`` or the official predictor asset).
@@ -249,7 +255,10 @@ def load_debiasfr(preset: str | None = "small", weights: str | Path | None = Non
         cfg = meta["config"]
         net = _build(generator_kwargs(cfg), _split("generator", tensors))
         if (cfg.get("lr_predictor") or {}).get("kind") == "dbfr":   # the official ResNet-34, exported with the model
-            predictor = _OfficialPredictor(None, _split("lr_predictor", tensors), f"{path} (lr_predictor.*)")
+            predictor = _OfficialPredictor(predictor_weights, None if predictor_weights else _split("lr_predictor", tensors),
+                                           None if predictor_weights else f"{path} (lr_predictor.*)")
+        elif predictor_weights:   # another small LR predictor (a lr_predictor.safetensors of bench train)
+            predictor = _SmallPredictor(_read_small_predictor(Path(predictor_weights)), net.out_size)
         else:
             predictor = _SmallPredictor(_split("lr_predictor", tensors), net.out_size)
         record = meta.get("record", {})
@@ -258,8 +267,8 @@ def load_debiasfr(preset: str | None = "small", weights: str | Path | None = Non
                                                           "attribute_input", "perceptual", "decoder",
                                                           "pseudo_range_mismatch")},
                 "attribute_input": bool(cfg.get("attribute_input", True))}
-        if isinstance(predictor, _OfficialPredictor):
-            info["predictor"] = predictor.path
+        if isinstance(predictor, _OfficialPredictor) or predictor_weights:
+            info["predictor"] = str(predictor_weights) if predictor_weights else predictor.path
         return net.to(device).eval(), predictor.to(device), info
     from bench.core.checkpoints import read_official_state
 
@@ -268,6 +277,22 @@ def load_debiasfr(preset: str | None = "small", weights: str | Path | None = Non
     predictor = _OfficialPredictor(predictor_weights)
     info["predictor"] = predictor.path
     return net.to(device).eval(), predictor.to(device), info
+
+
+def _read_small_predictor(path: Path) -> dict[str, torch.Tensor]:
+    """The small LR predictor of a ``predictor_weights=`` file (safetensors; noted in the run identity)."""
+    from safetensors.torch import load_file
+
+    from bench.core.provenance import note_file
+
+    if not path.is_file():
+        raise FileNotFoundError(f"LR predictor weights {path} do not exist")
+    if path.suffix != ".safetensors":
+        raise ValueError(f"{path}: a small LR predictor is a .safetensors file (lr_predictor.safetensors of a "
+                         "bench train debiasfr run)")
+    state = load_file(str(path))
+    note_file(path, "lr_predictor")
+    return state
 
 
 def _build(cfg: Mapping[str, Any], state: Mapping[str, torch.Tensor]) -> DBFR:
@@ -285,6 +310,11 @@ def image_seed(x_u8: torch.Tensor, seed: int) -> int:
     """63-bit seed from the run seed and the sha256 of one 8-bit network input ``[3, H, W]``."""
     digest = hashlib.sha256(np.ascontiguousarray(x_u8.cpu().numpy()).tobytes()).digest()
     return (int.from_bytes(digest[:8], "little") ^ (int(seed) * 0x9E3779B97F4A7C15)) & (2 ** 63 - 1)
+
+
+def label_draw(x_u8: torch.Tensor, seed: int) -> float:
+    """Uniform [0, 1) draw of one image for ``label_fraction`` (independent of the noise seed's use)."""
+    return (image_seed(x_u8, int(seed) + 0x5EED) >> 11) / float(2 ** 52)
 
 
 def expected_framing(info: Mapping[str, Any]) -> str | None:
@@ -324,7 +354,7 @@ class DebiasFRMethod:
 
     def __init__(self, attributes: str | None = None, preset: str = "small", weights: str | Path | None = None,
                  predictor_weights: str | Path | None = None, noise: str = "seeded", seed: int = 0,
-                 device: str = "cpu", config: Mapping[str, Any] | None = None) -> None:
+                 device: str = "cpu", config: Mapping[str, Any] | None = None, label_fraction: float = 0.0) -> None:
         if attributes is not None and str(attributes) not in ATTRIBUTE_MODES:
             self.user_weights = parse_attribute_weights(str(attributes))     # raises a clear error
         else:
@@ -342,6 +372,12 @@ class DebiasFRMethod:
             raise ValueError(f"{self._info.get('weights')} was trained without attribute input "
                              f"(ablation); attributes={attributes!r} would feed untrained embeddings: use 'none'")
         self.attributes = str(attributes)
+        self.label_fraction = float(label_fraction)
+        if not 0.0 <= self.label_fraction <= 1.0:
+            raise ValueError(f"label_fraction must be in [0, 1], got {label_fraction!r}")
+        if self.label_fraction and (self.attributes not in ("predicted", "top2") or self.user_weights is not None):
+            raise ValueError("label_fraction mixes labels into predicted attributes: it needs attributes=predicted "
+                             f"or top2, got {self.attributes!r}")
         if weights is None:
             self._weights_label = "" if preset == "small" else str(preset)
         elif weights == "random":
@@ -363,7 +399,8 @@ class DebiasFRMethod:
         if self._weights_label:
             base += f"@{self._weights_label}"
         default = "predicted" if self._info.get("attribute_input", True) else "none"
-        return base if self.attributes == default else f"{base}[{self.attributes}]"
+        mode = self.attributes + (f",labels={self.label_fraction:g}" if self.label_fraction else "")
+        return base if mode == default else f"{base}[{mode}]"
 
     # -- attribute vectors ---------------------------------------------------------------------------
     def _predicted(self, x01: torch.Tensor, soft: bool, lq: torch.Tensor | None = None
@@ -392,9 +429,13 @@ class DebiasFRMethod:
             if "gender" in self.user_weights:
                 gender = torch.as_tensor(self.user_weights["gender"], dtype=torch.float32,
                                          device=x01.device).expand(b, -1)
-        elif self.attributes == "labels":
+        elif self.attributes == "labels" or self.label_fraction:
             age, gender = age.clone(), gender.clone()
+            draws = ([label_draw(torch.round(x01[i] * 255).to(torch.uint8), self.seed) for i in range(b)]
+                     if self.attributes != "labels" else [0.0] * b)
             for i, attr in enumerate(attributes or [None] * b):
+                if draws[i] >= self.label_fraction and self.attributes != "labels":
+                    continue
                 if attr is not None and attr.age_bin is not None:
                     age[i] = 0; age[i, int(attr.age_bin)] = 1
                 else:
@@ -440,6 +481,7 @@ class DebiasFRMethod:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "attributes": self.attributes, "noise": self.noise, "seed": self.seed,
+                **({"label_fraction": self.label_fraction} if self.label_fraction else {}),
                 "out_size": self.size, **self._info,
                 "preprocess": f"bilinear (align_corners=False, no antialias) to {self.size}, 8-bit, [-1, 1]",
                 "predictor_input": ("native LQ, bilinear (align_corners=False, no antialias) to 256, [-1, 1]"

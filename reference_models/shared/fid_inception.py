@@ -37,9 +37,24 @@ weights reordered once per input shape into oneDNN's blocked layout: the same co
 ``F.conv2d`` followed by ``relu`` (features equal to float32 rounding, ``tests/reference_models/shared/test_fid_inception.py``;
 bit-identical on real weights in ``benchmarks/fid_speed.py``, but oneDNN may choose another kernel for
 reordered weights), without the separate ReLU pass and the per-call weight reorder.
+
+Arithmetic (``forward(..., arithmetic=...)``, :data:`ARITHMETICS`)
+-----------------------------------------------------------------
+* ``"fast"`` (default): the folded, channels-last, fused path above.
+* ``"torch-fidelity"``: torch-fidelity's own float32 arithmetic (NCHW layout, ``conv2d`` then the
+  BatchNorm then ``relu``, nothing folded or fused); its pool3 features are bit-identical to
+  ``FeatureExtractorInceptionV3`` on CPU for the same batches (``tests/reference_models/shared/test_fid_inception.py``),
+  at about torch-fidelity's speed.
+
+Both are float32 computations of the same function and are equally accurate: on 16 real faces, measured
+against the float64 network, the features of torch-fidelity are 1.38e-6 off and those of the fast path
+1.55e-6 (largest absolute difference over the largest feature; ``benchmarks/fid_speed.py``), so the two
+differ from each other by about that much.  Agreement with torch-fidelity beyond its own float32
+rounding needs its arithmetic: ``-X fid.arithmetic=torch-fidelity``.
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -53,6 +68,10 @@ INPUT_SIZE: int = 299
 FEATURES: tuple[str, ...] = ("64", "192", "768", "2048", "logits_unbiased", "logits")
 #: Resize modes of :func:`resize_for_inception`.
 RESIZE_MODES: tuple[str, ...] = ("tf1-bilinear", "clean", "none")
+#: Float32 arithmetics of :meth:`FIDInceptionV3.forward` (see the module docstring).
+ARITHMETICS: tuple[str, ...] = ("fast", "torch-fidelity")
+#: set by :meth:`FIDInceptionV3.forward` for the duration of a ``"torch-fidelity"`` pass
+_REFERENCE_ARITHMETIC: ContextVar[bool] = ContextVar("fid_inception_reference_arithmetic", default=False)
 
 
 #: Input shapes whose oneDNN-reordered weights each convolution keeps (a run sees its batch and a last,
@@ -198,7 +217,7 @@ class BasicConv2d(nn.Module):
         return torch.ops.mkldnn._convolution_pointwise(x, packed, bias, padding, stride, [1, 1], 1, "relu", [], "")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self._folded is not None and not self.training:
+        if self._folded is not None and not self.training and not _REFERENCE_ARITHMETIC.get():
             weight, bias = self._folded
             if weight.device != x.device or weight.dtype != x.dtype:
                 weight, bias = weight.to(x), bias.to(x)
@@ -389,12 +408,23 @@ class FIDInceptionV3(nn.Module):
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor, features: Sequence[str] = ("2048",),
-                resize: str = "tf1-bilinear") -> dict[str, torch.Tensor]:
+                resize: str = "tf1-bilinear", arithmetic: str = "fast") -> dict[str, torch.Tensor]:
         """Features of an RGB batch ``[B, 3, H, W]`` (``uint8`` 0..255, or float on the 0..255 scale).
 
         Returns ``{name: float32 [B, D]}`` for each requested name of :data:`FEATURES`; the network stops
-        after the deepest requested feature.  ``resize``: see :func:`resize_for_inception`.
+        after the deepest requested feature.  ``resize``: see :func:`resize_for_inception`;
+        ``arithmetic``: one of :data:`ARITHMETICS` (module docstring).
         """
+        if arithmetic not in ARITHMETICS:
+            raise ValueError(f"unknown arithmetic {arithmetic!r}; expected one of {', '.join(ARITHMETICS)}")
+        token = _REFERENCE_ARITHMETIC.set(arithmetic == "torch-fidelity")
+        try:
+            return self._forward(images, features, resize, arithmetic == "torch-fidelity")
+        finally:
+            _REFERENCE_ARITHMETIC.reset(token)
+
+    def _forward(self, images: torch.Tensor, features: Sequence[str], resize: str,
+                 reference_arithmetic: bool) -> dict[str, torch.Tensor]:
         wanted = list(features)
         unknown = [f for f in wanted if f not in FEATURES]
         if unknown:
@@ -408,7 +438,7 @@ class FIDInceptionV3(nn.Module):
         device = next(self.parameters()).device
         x = resize_for_inception(images.to(device), resize).to(dtype)
         x = (x - 128) / 128
-        if x.device.type == "cpu":
+        if x.device.type == "cpu" and not reference_arithmetic:
             x = x.contiguous(memory_format=torch.channels_last)
         out: dict[str, torch.Tensor] = {}
         deepest = max(FEATURES.index(f) for f in wanted) if wanted else -1

@@ -27,3 +27,21 @@ def test_features_of_an_image_do_not_depend_on_the_chunk_it_falls_in(fid_weights
     np.testing.assert_array_equal(shifted, np.concatenate([together[4:], together[:4]]))
     assert shapes == {(4, 3, 299, 299)}
     assert float(np.abs(together).max()) > 0 and not np.array_equal(together[0], together[1])
+
+
+def test_torch_fidelity_arithmetic_has_its_own_channel_and_configuration(fid_weights):  # noqa: F811
+    """Features of the two arithmetics differ by float32 rounding, so they are never stored under one
+    channel nor share cached reference statistics; the default keeps the channel names stores hold."""
+    import pytest
+
+    fast = InceptionFeatures(weights=str(fid_weights), device="cpu")
+    exact = InceptionFeatures(weights=str(fid_weights), device="cpu", arithmetic="torch-fidelity")
+    assert fast.channel().startswith("fid-inception/2048/tf1-bilinear/float32/w=")
+    assert exact.channel() == fast.channel().replace("/float32/", "/float32-torch-fidelity/")
+    assert "arithmetic" not in fast.config() and exact.config()["arithmetic"] == "torch-fidelity"
+    images = torch.from_numpy(np.random.default_rng(1).integers(0, 256, (2, 3, 40, 40), dtype=np.uint8))
+    a, b = fast(images)["2048"], exact(images)["2048"]
+    assert not np.array_equal(a, b)  # the memo is keyed by arithmetic too
+    np.testing.assert_allclose(a, b, rtol=0, atol=5e-6 * float(np.abs(b).max()))
+    with pytest.raises(ValueError, match="unknown arithmetic"):
+        InceptionFeatures(arithmetic="float16")

@@ -349,3 +349,28 @@ def test_small_sets_equal_the_exact_nuclear_norm_form_where_eigvals_adds_round_o
     tf = float(fid_statistics_to_metric(stats(f1), stats(f2), False)["frechet_inception_distance"])
     assert abs(tf - exact) / exact > 1e-7  # torch-fidelity's round-off on the singular product ...
     assert tf < exact and abs(tf - exact) / exact < 1e-5  # ... below the exact value, by ~1e-6
+
+
+def test_genuine_small_eigenvalues_of_a_singular_product_are_kept():
+    """Covariances with a fast-decaying spectrum (as pool3 features) have genuine eigenvalues of Σ₁Σ₂ far
+    below ``d·ε·λ_max``; they must count (only round-off, ``√d·ε·λ_max``, is zeroed).  The exact value is
+    the nuclear-norm form; the former ``d·ε`` threshold put this case 6.8e-8 above it."""
+    from metrics import fid as fid_module
+
+    rng = np.random.default_rng(0)
+    n, d = 300, 512
+    rotation = np.linalg.qr(rng.normal(size=(d, d)))[0]
+    spectrum = 10.0 ** (-3 * np.arange(d) / d)
+    a1 = rng.normal(size=(n, d)) * spectrum @ rotation
+    a2 = rng.normal(size=(n, d)) * spectrum * 1.1 @ rotation + 0.01
+    c1, c2 = a1 - a1.mean(0), a2 - a2.mean(0)
+    s1, s2 = c1.T @ c1 / (n - 1), c2.T @ c2 / (n - 1)
+    nuclear = np.linalg.svd(c1 @ c2.T, compute_uv=False).sum() / (n - 1)
+    diff = a1.mean(0) - a2.mean(0)
+    exact = float(diff @ diff + np.trace(s1) + np.trace(s2) - 2 * nuclear)
+    fid_module._ROOT_CACHE.clear()
+    ours = frechet_distance(a1.mean(0), s1, a2.mean(0), s2, n1=n, n2=n)
+    assert ours == pytest.approx(exact, rel=1e-10)
+    eig = np.linalg.eigvalsh(s1)
+    level = fid_module.round_off_level(eig)
+    assert level == pytest.approx(eig.max() * np.sqrt(d) * np.finfo(np.float64).eps)

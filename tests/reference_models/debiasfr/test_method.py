@@ -85,6 +85,34 @@ def test_attribute_sources():
     assert labels.restore(lq, attributes=[Attributes(age=45, gender=0)] * 2).shape == (2, 3, 32, 32)
 
 
+def test_label_fraction_feeds_labels_to_a_seeded_share_of_the_images():
+    """``label_fraction=q``: per image, a draw seeded by the image content decides labels vs prediction;
+    0 is the blind mode, 1 the oracle, and the share of labelled images follows q."""
+    from reference_models.debiasfr.method import label_draw
+
+    x01 = torch.rand(200, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    attrs = [Attributes(age=5, gender=i % 2) for i in range(200)]
+    pred = _method(attributes="predicted")
+    pa, pg = pred.attribute_vectors(x01, attrs)
+    oracle = _method(attributes="labels")
+    oa, og = oracle.attribute_vectors(x01, attrs)
+    half = _method(attributes="predicted", label_fraction=0.5)
+    ha, hg = half.attribute_vectors(x01, attrs)
+    draws = np.array([label_draw(torch.round(x01[i] * 255).to(torch.uint8), 0) for i in range(200)])
+    labelled = draws < 0.5
+    assert 70 < labelled.sum() < 130
+    assert torch.equal(hg[torch.as_tensor(labelled)], og[torch.as_tensor(labelled)])
+    assert torch.equal(hg[torch.as_tensor(~labelled)], pg[torch.as_tensor(~labelled)])
+    assert torch.equal(ha[torch.as_tensor(labelled)], oa[torch.as_tensor(labelled)])
+    assert half.name.endswith("[predicted,labels=0.5]") and half.describe()["label_fraction"] == 0.5
+    full = _method(attributes="predicted", label_fraction=1.0)
+    assert torch.equal(full.attribute_vectors(x01, attrs)[1], og)
+    with pytest.raises(ValueError, match="needs attributes=predicted"):
+        _method(attributes="labels", label_fraction=0.5)
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        _method(label_fraction=1.5)
+
+
 def test_age_weights_steer_the_output_linearly_in_latent_space():
     m = _method(noise="zero")
     lq = _lq(1)
@@ -287,3 +315,29 @@ def test_expected_framing_follows_what_the_model_was_trained_on():
     assert expected_framing({"training": {"dataset": None}}) is None
     shipped = DebiasFRMethod()
     assert shipped._info["training"]["dataset"]["name"] == "synthetic" and shipped.expects_alignment is None
+
+
+def test_predictor_weights_swap_the_small_lr_predictor_of_a_model_trained_here(tmp_path):
+    """``predictor_weights=`` replaces the exported LR predictor of a frbench file (named in the description);
+    wrong files fail clearly."""
+    from safetensors.torch import save_file
+
+    from reference_models.shared.attribute_classifiers.trained import SmallAttributeNet
+
+    torch.manual_seed(4)
+    other = SmallAttributeNet()
+    path = tmp_path / "lr_predictor.safetensors"
+    save_file({k: v.contiguous() for k, v in other.state_dict().items()}, str(path))
+    exported = DebiasFRMethod(preset="small")
+    swapped = DebiasFRMethod(weights=PRESETS["small"], predictor_weights=str(path))
+    x = torch.rand(4, 3, exported.size, exported.size, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.no_grad():
+        expected = other.eval()(x)[1]
+    torch.testing.assert_close(swapped.predictor(x)[1], expected)
+    assert not torch.allclose(exported.predictor(x)[1], expected)
+    assert swapped.describe()["predictor"] == str(path) and "predictor" not in exported.describe()
+    with pytest.raises(FileNotFoundError, match="LR predictor weights"):
+        DebiasFRMethod(weights=PRESETS["small"], predictor_weights=str(tmp_path / "missing.safetensors"))
+    (tmp_path / "p.pth").write_bytes(b"x")
+    with pytest.raises(ValueError, match="safetensors"):
+        DebiasFRMethod(weights=PRESETS["small"], predictor_weights=str(tmp_path / "p.pth"))

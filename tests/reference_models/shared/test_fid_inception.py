@@ -229,3 +229,37 @@ def test_fused_onednn_convolution_equals_conv2d_then_relu(golden, hashinit_model
     torch.testing.assert_close(fused, plain, rtol=0, atol=2e-6 * scale)
     assert torch.equal(again, fused)  # a copy of the model computes exactly what the model computes
     torch.testing.assert_close(last, plain[:1], rtol=0, atol=2e-6 * scale)
+
+
+def test_torch_fidelity_arithmetic_is_bit_identical_to_torch_fidelity(golden, fid_weights, tmp_path):
+    """``arithmetic="torch-fidelity"`` reproduces ``FeatureExtractorInceptionV3``'s pool3 features bit for
+    bit on the same batch (same weights); the fast path agrees with them only to float32 rounding."""
+    import warnings
+
+    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+    from bench.core.checkpoints import load_state_dict
+    from reference_models.shared.fid_inception_weights import load_fid_inception
+
+    _, _, g = golden
+    a = torch.from_numpy(g["in.a"])
+    x = torch.cat([a, a.flip(-1)]).to(torch.uint8)
+    state = load_state_dict(fid_weights)
+    state["fc.weight"] = torch.full((1008, 2048), float("nan"))  # the TorchScript copy has no logits layer
+    state["fc.bias"] = torch.full((1008,), float("nan"))
+    torch.save(state, tmp_path / "inception.pth")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs_net = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
+                                                 feature_extractor_weights_path=str(tmp_path / "inception.pth"))
+    with torch.no_grad():
+        theirs = theirs_net(x)[0]
+    model = load_fid_inception(str(fid_weights))
+    exact = model(x, arithmetic="torch-fidelity")["2048"]
+    fast = model(x)["2048"]
+    assert torch.equal(exact, theirs)
+    scale = float(theirs.abs().max())
+    assert not torch.equal(fast, theirs)  # another float32 rounding ...
+    torch.testing.assert_close(fast, theirs, rtol=0, atol=5e-6 * scale)  # ... of the same function
+    with pytest.raises(ValueError, match="unknown arithmetic"):
+        model(x, arithmetic="float64")
