@@ -37,7 +37,7 @@ FRACTIONS = (0.25, 0.5, 0.75)
 
 
 def predictor_accuracy(weights: str, root: str, degradation: str, seed: int = 0,
-                       predictor_weights: str | None = None) -> dict[str, float]:
+                       predictor_weights: str | None = None, fractions: tuple[float, ...] = FRACTIONS) -> dict[str, float]:
     """Accuracy of the model's LR predictor (exported, or ``predictor_weights``) on the LQ of the held-out faces."""
     import torch
 
@@ -74,7 +74,7 @@ def predictor_accuracy(weights: str, root: str, degradation: str, seed: int = 0,
            "age_bin_acc": float(r["age_argmax"].mean()),
            "gender_top2_weight_on_label": float(r["gender_top2_weight"].mean()),
            "age_top2_weight_on_label": float(r["age_top2_weight"].mean())}
-    for q in FRACTIONS:  # fed accuracy of each mixture: labelled faces are right, the others as predicted
+    for q in fractions:  # fed accuracy of each mixture: labelled faces are right, the others as predicted
         fed = r["draw"] < q
         out[f"fed_gender_acc@{q:g}"] = float(np.where(fed, 1.0, r["gender_argmax"]).mean())
         out[f"fed_age_bin_acc@{q:g}"] = float(np.where(fed, 1.0, r["age_argmax"]).mean())
@@ -106,6 +106,8 @@ def main() -> None:
     ap.add_argument("--predictor", default=None,
                     help="another LR predictor for the blind modes (benchmarks/debiasfr_lr_predictor.py output)")
     ap.add_argument("--degradation", default="x16")
+    ap.add_argument("--fractions", default=",".join(f"{q:g}" for q in FRACTIONS),
+                    help="label fractions of the sweep besides 0 (predicted) and 1 (labels), comma-separated")
     ap.add_argument("--limit", type=int, default=None,
                     help="seeded random subset of the test faces (smoke runs; predictor accuracy uses all of them)")
     ap.add_argument("--store", default="frbench-results/debiasfr_predictor_study.sqlite")
@@ -117,7 +119,8 @@ def main() -> None:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    accuracy = predictor_accuracy(args.debiasfr, args.root, args.degradation)
+    fractions = tuple(float(q) for q in args.fractions.split(",") if q.strip())
+    accuracy = predictor_accuracy(args.debiasfr, args.root, args.degradation, fractions=fractions)
     retrained = (predictor_accuracy(args.debiasfr, args.root, args.degradation, predictor_weights=args.predictor)
                  if args.predictor else None)
     print(json.dumps({"exported": accuracy, "retrained": retrained}, indent=1), flush=True)
@@ -127,7 +130,7 @@ def main() -> None:
     settings = {"bicubic": ("bicubic", {}, None),
                 "predicted (blind)": ("debiasfr", model, accuracy["gender_acc"]),
                 "top2 (blind)": ("debiasfr", {**model, "attributes": "top2"}, accuracy["gender_top2_weight_on_label"])}
-    for q in FRACTIONS:
+    for q in fractions:
         settings[f"predicted, labels on {q:.0%}"] = ("debiasfr", {**model, "label_fraction": q},
                                                      accuracy[f"fed_gender_acc@{q:g}"])
     settings["labels (oracle)"] = ("debiasfr", {**model, "attributes": "labels"}, 1.0)

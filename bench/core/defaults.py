@@ -31,9 +31,9 @@ DEFAULTS: dict = {
     "save_images": False,
     "device": "cpu",
     "workers": 2,  # decoding threads (per process: the driver, or each Ray worker)
-    # C allocator (bench.core.memory): fixed glibc mmap/trim threshold in bytes (None: glibc's dynamic one), and
-    # free heap pages returned to the system between batches, so resident memory stays flat as datasets grow
-    "malloc_mmap_threshold": 1 << 20,
+    # C allocator (bench.core.memory): free heap pages are returned to the system between batches (always); a
+    # fixed glibc mmap/trim threshold in bytes flattens memory further but costs ~30-40 % time (None: glibc's own)
+    "malloc_mmap_threshold": None,
     # input images (bench.core.imageio): more pixels (W*H, read from the header) are refused before decoding
     # (40 MP = 120 MB as uint8 RGB); larger files (stat size) are refused before reading (at least 8 bytes per
     # allowed pixel, so --max-pixels raises both)

@@ -10,16 +10,20 @@ resident until the top of a heap is free.  Its *dynamic* threshold rises to the 
 block (up to 32 MB), so after the first batches most activations come from the heaps, where small
 survivors pin them: the resident size creeps up with the number of batches.  Measured with all six metrics
 of the speed benchmark (bicubic x8, 1,000 UTKFace faces repeated 3 times, RSS sampled every second):
-without these settings RSS climbed from ~1,130 MB to ~1,380 MB and peaked at 1,631 MB; with them it stayed
-at 950-1,000 MB throughout, peak 1,265 MB (``docs/speed.md``).
+without any of this RSS climbed from ~1,130 MB to ~1,380 MB and peaked at 1,631 MB; with a fixed 1 MiB
+mmap threshold and ``malloc_trim`` between batches it stayed at 950-1,000 MB, peak 1,265 MB
+(``docs/speed.md``).
 
 What
 ----
-* :func:`configure_allocator` (once per process, before the work): a fixed ``M_MMAP_THRESHOLD`` (default 1 MiB,
-  :data:`bench.core.defaults.DEFAULTS` ``"malloc_mmap_threshold"``), which also turns the dynamic
-  adjustment off, and ``M_TRIM_THRESHOLD`` to the same value;
-* :func:`release_free_memory` (between batches): ``malloc_trim(0)``, which gives the free pages inside the
-  heaps back to the system.
+* :func:`release_free_memory` (between batches, always): ``malloc_trim(0)``, which gives the free pages
+  inside the heaps back to the system.  It costs nothing measurable (1,000 faces, all six metrics: 165.8 s
+  with and without);
+* :func:`configure_allocator` (once per process, opt-in: :data:`bench.core.defaults.DEFAULTS`
+  ``"malloc_mmap_threshold"``, default ``None``): a fixed ``M_MMAP_THRESHOLD`` in bytes, which also turns
+  the dynamic adjustment off, and ``M_TRIM_THRESHOLD`` to the same value.  With 1 MiB every large tensor is
+  a fresh ``mmap``, whose page faults cost 28 % on 300 faces and 44 % on 1,000 (236 s against 164 s):
+  the flattest memory, but too slow for a default.
 
 Both only act with glibc (Linux); elsewhere they do nothing and say so in :func:`allocator_settings`.
 They change where memory comes from, never a computed value.
