@@ -372,6 +372,8 @@ class DebiasFRMethod:
             raise ValueError(f"{self._info.get('weights')} was trained without attribute input "
                              f"(ablation); attributes={attributes!r} would feed untrained embeddings: use 'none'")
         self.attributes = str(attributes)
+        self._predictor_label = (Path(predictor_weights).parent.name or Path(predictor_weights).stem
+                                 if predictor_weights and weights not in (None, "random") else "")
         self.label_fraction = float(label_fraction)
         if not 0.0 <= self.label_fraction <= 1.0:
             raise ValueError(f"label_fraction must be in [0, 1], got {label_fraction!r}")
@@ -398,6 +400,8 @@ class DebiasFRMethod:
         base = "debiasfr"
         if self._weights_label:
             base += f"@{self._weights_label}"
+        if self._info.get("predictor") and self._predictor_label:   # a swapped LR predictor is named too
+            base += f"+predictor@{self._predictor_label}"
         default = "predicted" if self._info.get("attribute_input", True) else "none"
         mode = self.attributes + (f",labels={self.label_fraction:g}" if self.label_fraction else "")
         return base if mode == default else f"{base}[{mode}]"

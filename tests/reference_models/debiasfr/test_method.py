@@ -336,6 +336,7 @@ def test_predictor_weights_swap_the_small_lr_predictor_of_a_model_trained_here(t
     torch.testing.assert_close(swapped.predictor(x)[1], expected)
     assert not torch.allclose(exported.predictor(x)[1], expected)
     assert swapped.describe()["predictor"] == str(path) and "predictor" not in exported.describe()
+    assert swapped.name == f"{exported.name}@debiasfr_tiny_synthetic+predictor@{tmp_path.name}"  # rows told apart
     with pytest.raises(FileNotFoundError, match="LR predictor weights"):
         DebiasFRMethod(weights=PRESETS["small"], predictor_weights=str(tmp_path / "missing.safetensors"))
     (tmp_path / "p.pth").write_bytes(b"x")
