@@ -235,8 +235,12 @@ def mean_cov(state: Mapping[str, np.ndarray], prefix: str) -> tuple[int, np.ndar
     if n < 2:
         raise ValueError(f"a covariance needs at least 2 feature vectors, got {n}")
     mu = total / n
-    outer = unpack_symmetric(state[f"{prefix}outer"], dim)
-    cov = (outer - n * np.outer(mu, mu)) / (n - 1)
+    cov = unpack_symmetric(state[f"{prefix}outer"], dim)  # (Σffᵀ − n μμᵀ) / (n − 1), in place (one 2048² temporary)
+    centre = np.outer(mu, mu)
+    centre *= n
+    cov -= centre
+    del centre
+    cov /= n - 1
     return n, mu, cov
 
 

@@ -70,18 +70,19 @@ FID_MIN_RECOMMENDED: int = 2048
 
 
 def frechet_distance(mu1: np.ndarray, sigma1: np.ndarray, mu2: np.ndarray, sigma2: np.ndarray,
-                     n1: int | None = None, n2: int | None = None) -> float:
+                     n1: int | None = None, n2: int | None = None, overwrite: bool = False) -> float:
     """Fréchet distance between N(μ₁, Σ₁) and N(μ₂, Σ₂) through symmetric eigendecompositions (float64).
 
     ``n1``/``n2``: sample counts behind the covariances (optional; a covariance of ``n`` samples has rank
     ≤ ``n − 1``, which lets the smaller-rank one be factorised with a partial eigendecomposition).
+    ``overwrite``: the covariances may be symmetrised in place (float64 arrays the caller no longer needs;
+    the same values, 2 x 32 MB less at the peak for 2048-d).
     """
     mu1, mu2 = np.atleast_1d(np.asarray(mu1, np.float64)), np.atleast_1d(np.asarray(mu2, np.float64))
     s1, s2 = np.atleast_2d(np.asarray(sigma1, np.float64)), np.atleast_2d(np.asarray(sigma2, np.float64))
     if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (mu1.shape[0],) * 2:
         raise ValueError(f"shape mismatch: mu {mu1.shape} vs {mu2.shape}, sigma {s1.shape} vs {s2.shape}")
-    s1 = (s1 + s1.T) / 2
-    s2 = (s2 + s2.T) / 2
+    s1, s2 = _symmetrised(s1, overwrite), _symmetrised(s2, overwrite)
     if n2 is not None and (n1 is None or n2 <= n1):
         # factorise the lower-rank covariance (tr is symmetric); on a tie the second one, the reference: its
         # factor is cached, so every method and degradation of a study on the same faces reuses it
@@ -107,12 +108,24 @@ def sqrt_product_trace(s1: np.ndarray, s2: np.ndarray, rank: int | None = None) 
     root = _psd_root(s1, rank)
     if root.shape[1] == 0:
         return 0.0
-    a = root.T @ (s2 @ root)
-    a = (a + a.T) / 2
-    eig = eigh(a, eigvals_only=True, driver="evd", check_finite=False)
+    a = s2 @ root
+    a = root.T @ a
+    a = _symmetrised(a, overwrite=True)
+    eig = eigh(a, eigvals_only=True, driver="evd", check_finite=False, overwrite_a=True)
     # eigenvalues at round-off level are zeros (singular Σ₂): their square roots would add ~√ε noise each
     eig[eig < round_off_level(eig)] = 0.0
     return float(np.sqrt(eig).sum())
+
+
+def _symmetrised(m: np.ndarray, overwrite: bool = False) -> np.ndarray:
+    """``(m + mᵀ) / 2`` with at most one temporary, in ``m`` itself when ``overwrite`` (the same floating-point
+    result: numpy buffers the overlapping ``mᵀ``)."""
+    if overwrite and m.flags.writeable and m.flags.c_contiguous:
+        m += m.T
+    else:
+        m = m + m.T
+    m /= 2
+    return m
 
 
 def round_off_level(eigenvalues: np.ndarray) -> float:
@@ -167,7 +180,7 @@ def fid_from_moments(state: Mapping[str, np.ndarray], prefix1: str, ref: Mapping
                      prefix2: str) -> float:
     n1, mu1, s1 = mean_cov(state, prefix1)
     n2, mu2, s2 = mean_cov(ref, prefix2)
-    return frechet_distance(mu1, s1, mu2, s2, n1=n1, n2=n2)
+    return frechet_distance(mu1, s1, mu2, s2, n1=n1, n2=n2, overwrite=True)
 
 
 class FID(InceptionVectors, SetMetric):

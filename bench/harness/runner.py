@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from bench.core.errors import ConfigurationError
+from bench.core.memory import release_free_memory
 from bench.core.types import Sample
 from bench.harness.config import RunConfig
 from bench.harness.dataset_counts import CONFIG_KEY, dataset_counts
@@ -186,6 +187,7 @@ class Runner(MetricGroups):
                             notes: list[str]) -> dict[str, dict[str, float | None]]:
         """Each set-level metric over all the run's members (its warnings go to the summary's notes)."""
         results = {}
+        release_free_memory()  # the last batch's pages: the set-level folds start from a trimmed heap
         for name, metric in self.set_metrics.items():
             ids = store.set_member_ids(run_id, name)
             if not ids:
