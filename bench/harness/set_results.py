@@ -9,9 +9,10 @@ the faces every method of a table restored (the common ids), exactly: FID on 50 
 that a 50-face run would have given.  Chunks of ``chunk`` samples keep memory flat (a chunk of 256
 Inception features is 2 MB; FID merges its moments, KID keeps a bounded bottom-k sample), and the free pages
 of each chunk's temporaries (FID: 16-32 MB moment matrices) are given back before the next
-(:func:`bench.core.memory.release_free_memory`): without that, glibc serves the next chunk's large blocks
-from heaps fragmented by the previous ones and the peak grows with the number of chunks (measured: +96 MB
-for 10,000 instead of 1,000 faces at the end of a run).
+(:func:`bench.core.memory.release_free_memory`), so glibc does not serve the next chunk's large blocks from
+heaps fragmented by the previous ones (measured: 18 MB less at the peak of the set-level FID of 10,000
+faces; the larger end-of-run step from 1,000 to 10,000 faces is the full-rank Fréchet computation,
+``docs/speed.md``).
 
 The metric object that aggregates is rebuilt from the run's stored options through the registry:
 constructing a set metric loads no network (the contract of :class:`bench.core.types.SetMetric`).  The
