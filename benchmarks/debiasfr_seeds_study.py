@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from debiasfr_predictor_study import flips  # noqa: E402
+from debiasfr_predictor_study import flips, predictor_accuracy  # noqa: E402
 from debiasfr_utkface_experiment import _paired, _per_image  # noqa: E402
 
 METRICS = ("psnr", "ssim", "attr", "attr_pred", "identity", "stlpips", "niqe", "fid")  # + lpips with its backbone
@@ -139,7 +139,25 @@ def analyse(summary, store: Path, seed_runs, predictor: str | None) -> dict:
                 pa, pb = [psnr_values(x) for x in firsts], [psnr_values(x) for x in seconds]
                 result["pooled"].append({"degradation": deg, "comparison": f"{variant} - {baseline}",
                                          "metric": "psnr dB", **pooled(pa, pb)})
+                diffs = [float(np.mean([a[i] - b[i] for i in sorted(set(a) & set(b))])) for a, b in zip(pa, pb)]
+                result["between_seeds"].append({"degradation": deg, "comparison": f"{variant} - {baseline}",
+                                                "metric": "psnr dB", "diffs": diffs, "mean": float(np.mean(diffs)),
+                                                "sd": float(np.std(diffs, ddof=1)) if len(diffs) > 1 else None})
     return result
+
+
+def predictor_accuracies(seed_runs, predictor: str | None, root: str, degradations: list[str]) -> list[dict]:
+    """Accuracy of the LR attribute predictor each blind cell was fed, on the same test LQ (labels, not the evaluator)."""
+    rows = []
+    for deg in degradations:
+        for seed, debiasfr, _ in seed_runs:
+            rows.append({"degradation": deg, "predictor": f"exported with debiasfr-s{seed}",
+                         **predictor_accuracy(str(debiasfr), root, deg, fractions=())})
+        if predictor:  # the swapped-in predictor does not depend on the generator: measured once
+            rows.append({"degradation": deg, "predictor": f"swapped in ({Path(predictor).parent.name})",
+                         **predictor_accuracy(str(seed_runs[0][1]), root, deg, predictor_weights=predictor,
+                                              fractions=())})
+    return rows
 
 
 def write_markdown(result: dict, path: Path) -> None:
@@ -155,18 +173,25 @@ def write_markdown(result: dict, path: Path) -> None:
                      f"{r['age-bin err vs HQ']:.1%} | {fmt(r['psnr'], '.2f')} | {fmt(r['ssim'], '.4f')} | "
                      f"{fmt(r['identity'], '.4f')} | {fmt(r['lpips'], '.4f')} | {fmt(r['stlpips'], '.4f')} | "
                      f"{fmt(r['niqe'], '.2f')} | {fmt(r['fid'], '.2f')} |")
+    if result.get("predictor_accuracy"):
+        lines += ["", "## LR attribute predictor accuracy on the test LQ (what the blind cells were fed)", "",
+                  "| degradation | predictor | n | gender acc | age-bin acc |", "|---|---|---|---|---|"]
+        for r in result["predictor_accuracy"]:
+            lines.append(f"| {r['degradation']} | {r['predictor']} | {r['n']} | {r['gender_acc']:.1%} | "
+                         f"{r['age_bin_acc']:.1%} |")
     lines += ["", "## Pooled over seeds (faces as the unit; attribute errors in percentage points)", "",
               "| degradation | comparison | metric | seeds | diff | 95 % CI | Wilcoxon p |", "|---|---|---|---|---|---|---|"]
     for t in result["pooled"]:
         k = 1 if t["metric"] == "psnr dB" else 100
         lines.append(f"| {t['degradation']} | {t['comparison']} | {t['metric']} | {t['seeds']} | {k * t['diff']:+.2f} | "
                      f"[{k * t['lo']:+.2f}, {k * t['hi']:+.2f}] | {t['p_wilcoxon']:.2g} |")
-    lines += ["", "## Between seeds: the per-seed differences (percentage points)", "",
+    lines += ["", "## Between seeds: the per-seed differences (attribute errors in percentage points, PSNR in dB)", "",
               "| degradation | comparison | metric | per seed | mean | sd |", "|---|---|---|---|---|---|"]
     for t in result["between_seeds"]:
+        k = 1 if t["metric"] == "psnr dB" else 100
         lines.append(f"| {t['degradation']} | {t['comparison']} | {t['metric']} | "
-                     f"{', '.join(f'{100 * d:+.2f}' for d in t['diffs'])} | {100 * t['mean']:+.2f} | "
-                     f"{'-' if t['sd'] is None else format(100 * t['sd'], '.2f')} |")
+                     f"{', '.join(f'{k * d:+.2f}' for d in t['diffs'])} | {k * t['mean']:+.2f} | "
+                     f"{'-' if t['sd'] is None else format(k * t['sd'], '.2f')} |")
     lines += ["", "## Per seed (exact McNemar), percentage points", "",
               "| degradation | comparison | metric | seed | diff | 95 % CI | only first wrong | only second wrong | p |",
               "|---|---|---|---|---|---|---|---|---|"]
@@ -203,6 +228,7 @@ def main() -> None:
     if summary.exit_code:
         raise SystemExit(f"the study did not finish (exit {summary.exit_code}); rerun to resume")
     result = analyse(summary, Path(args.store), seed_runs, args.predictor)
+    result["predictor_accuracy"] = predictor_accuracies(seed_runs, args.predictor, args.root, args.degradations.split(","))
     result["protocol"] = {"faces": f"held-out UTKFace split=test{f', seeded subset of {args.limit}' if args.limit else ''}",
                           "evaluator": "dlib-models age/gender ONNX (suite default; never used in training)",
                           "store": args.store, "study_file": str(out / "study.yaml"),
