@@ -100,17 +100,24 @@ def analyse(summary, store: Path, seed_runs, predictor: str | None) -> dict:
     cells = {(r.cell.degradation, r.cell.method.label): r.run_id for r in summary.results if r.run_id}
     result: dict = {"rows": [], "per_seed": [], "pooled": [], "between_seeds": []}
     degradations = sorted({d for d, _ in cells}, key=lambda d: int(d.lstrip("x")) if d.lstrip("x").isdigit() else 0)
+    per_image = {key: _per_image(store, run_id) for key, run_id in cells.items()}
+    # A run stored earlier with more faces keeps them: per-image means are taken over the faces every cell of
+    # the degradation has, so two numbers in one column are always on the same faces.
+    common = {(deg, m): sorted(set.intersection(*[{i for i, v in per_image[k].items() if np.isfinite(v.get(m, np.nan))}
+                                                 for k in cells if k[0] == deg]))
+              for deg in degradations for m in ("psnr", "ssim", "identity", "lpips", "stlpips", "niqe")}
     with ResultStore(store) as st:
         for (deg, label), run_id in cells.items():
-            stats, sets = st.metric_summary(run_id), st.set_results(run_id)
-            per = _per_image(store, run_id)
+            fid = st.set_results(run_id).get("fid") or {}
+            per = per_image[(deg, label)]
             g, a = flips(per, "gender"), flips(per, "age")
+            means = {m: float(np.mean([per[i][m] for i in common[(deg, m)]])) if common[(deg, m)] else None
+                     for m in ("psnr", "ssim", "identity", "lpips", "stlpips", "niqe")}
             result["rows"].append({
                 "degradation": deg, "setting": label, "n": len(g),
                 "gender err vs HQ": float(np.mean(list(g.values()))), "age-bin err vs HQ": float(np.mean(list(a.values()))),
-                **{m: stats.get(m, {}).get("mean") for m in ("psnr", "ssim", "identity", "lpips", "stlpips", "niqe")},
-                "fid": (sets.get("fid") or {}).get("value"), "run_id": run_id})
-    per_image = {key: _per_image(store, run_id) for key, run_id in cells.items()}
+                **means, **{f"n {m}": len(common[(deg, m)]) for m in means},
+                "fid": fid.get("value"), "n fid": int(fid["n"]) if fid.get("n") is not None else None, "run_id": run_id})
     variants = ["debiasfr"] + (["debiasfr-lrpred"] if predictor else [])
     for deg in degradations:
         for variant in variants:
@@ -166,13 +173,18 @@ def write_markdown(result: dict, path: Path) -> None:
     lines = ["# DebiasFR vs its ablation over training seeds (UTKFace test split)", "",
              f"Small CPU models trained here (`small64`), not the released model. {p['faces']}; evaluator "
              f"{p['evaluator']}; store `{p['store']}`; study file `{p['study_file']}`.", "",
+             "Attribute errors are over the n faces of each row; PSNR, SSIM, identity, (ST-)LPIPS and NIQE are means "
+             "over the faces every cell of the degradation has (`n per-image` below); FID is over `n FID` faces "
+             "and FIDs on different numbers of faces are not comparable.", "",
              "| degradation | setting | n | gender err vs HQ | age-bin err vs HQ | PSNR dB | SSIM | identity | "
-             "LPIPS | ST-LPIPS | NIQE | FID |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "LPIPS | ST-LPIPS | NIQE | n per-image (PSNR / identity / ST-LPIPS / NIQE) | FID | n FID |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in result["rows"]:
         lines.append(f"| {r['degradation']} | {r['setting']} | {r['n']} | {r['gender err vs HQ']:.1%} | "
                      f"{r['age-bin err vs HQ']:.1%} | {fmt(r['psnr'], '.2f')} | {fmt(r['ssim'], '.4f')} | "
                      f"{fmt(r['identity'], '.4f')} | {fmt(r['lpips'], '.4f')} | {fmt(r['stlpips'], '.4f')} | "
-                     f"{fmt(r['niqe'], '.2f')} | {fmt(r['fid'], '.2f')} |")
+                     f"{fmt(r['niqe'], '.2f')} | {r['n psnr']} / {r['n identity']} / {r['n stlpips']} / {r['n niqe']} | "
+                     f"{fmt(r['fid'], '.2f')} | {fmt(r['n fid'], 'd')} |")
     if result.get("predictor_accuracy"):
         lines += ["", "## LR attribute predictor accuracy on the test LQ (what the blind cells were fed)", "",
                   "| degradation | predictor | n | gender acc | age-bin acc |", "|---|---|---|---|---|"]
