@@ -23,6 +23,7 @@ networks), which no DebiasFR training touches.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -36,28 +37,36 @@ from debiasfr_utkface_experiment import _paired, _per_image  # noqa: E402
 FRACTIONS = (0.25, 0.5, 0.75)
 
 
+@functools.lru_cache(maxsize=4)
+def test_lq(root: str, degradation: str, seed: int = 0) -> tuple[list, list]:
+    """The labelled held-out faces and their LQ, decoded and degraded once per process (shared by every predictor)."""
+    from bench.core.imageio import read_image
+    from bench.core.registry import DEGRADATIONS
+    from bench.data.datasets.utkface import UTKFace
+
+    degrade = DEGRADATIONS.create(degradation)
+    samples = [s for s in UTKFace(root, split="test").samples
+               if s.attributes.gender is not None and s.attributes.age_bin is not None]
+    lq = []
+    for s in samples:
+        hq = read_image(s.hq)
+        lq.append(degrade.render(hq, degrade.draw(seed, s.id, hq.shape[:2])))
+    return samples, lq
+
+
 def predictor_accuracy(weights: str, root: str, degradation: str, seed: int = 0,
                        predictor_weights: str | None = None, fractions: tuple[float, ...] = FRACTIONS) -> dict[str, float]:
     """Accuracy of the model's LR predictor (exported, or ``predictor_weights``) on the LQ of the held-out faces."""
     import torch
 
-    from bench.core.imageio import read_image
-    from bench.core.registry import DEGRADATIONS
-    from bench.data.datasets.utkface import UTKFace
     from reference_models.debiasfr.method import DebiasFRMethod, label_draw, top2_soft_np
     from reference_models.shared.aligned_io import to_network_input
 
     method = DebiasFRMethod(weights=weights, predictor_weights=predictor_weights)
-    degrade = DEGRADATIONS.create(degradation)
-    samples = [s for s in UTKFace(root, split="test").samples
-               if s.attributes.gender is not None and s.attributes.age_bin is not None]
+    samples, all_lq = test_lq(root, degradation, seed)
     rows = {"gender_argmax": [], "age_argmax": [], "gender_top2_weight": [], "age_top2_weight": [], "draw": []}
     for start in range(0, len(samples), 64):
-        chunk = samples[start:start + 64]
-        lq = []
-        for s in chunk:
-            hq = read_image(s.hq)
-            lq.append(degrade.render(hq, degrade.draw(seed, s.id, hq.shape[:2])))
+        chunk, lq = samples[start:start + 64], all_lq[start:start + 64]
         lq_t = torch.stack([torch.from_numpy(np.asarray(x)).permute(2, 0, 1).float() / 255 for x in lq])
         x01 = to_network_input(lq_t, method.size, method.device, round_input=True)
         with torch.no_grad():
